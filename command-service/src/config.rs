@@ -1,0 +1,49 @@
+//! The command service's configuration, from environment variables or matching flags.
+
+use stockflow_store::telemetry::LogFormat;
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "command-service",
+    about = "stockflow's command API and event relay"
+)]
+pub struct Config {
+    /// PostgreSQL holding the event store; the database is created if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/stockflow"
+    )]
+    pub database_url: String,
+    /// RabbitMQ the relay publishes to.
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+    /// Address the HTTP API listens on (port 0 picks a free one).
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8081")]
+    pub listen_addr: String,
+    /// The topic exchange events are published to.
+    #[arg(long, env = "EVENTS_EXCHANGE", default_value = "stockflow.events")]
+    pub events_exchange: String,
+    /// Apply pending migrations at startup (set false where a separate step migrates).
+    #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
+    /// Largest number of PostgreSQL connections the service holds.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 8)]
+    pub database_max_connections: u32,
+    /// Run the relay in this process (turn off to run it elsewhere).
+    #[arg(long, env = "RELAY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub relay: bool,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The defaults, as if no variable or flag were given.
+    pub fn defaults() -> Config {
+        <Config as clap::Parser>::parse_from(["command-service"])
+    }
+}

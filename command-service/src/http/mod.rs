@@ -1,0 +1,99 @@
+//! The command API of SPEC §3. Handlers translate: body and headers to a domain command, the
+//! writer's reply to a response. They hold no business rule.
+
+pub mod error;
+pub mod extract;
+mod health;
+mod orders;
+mod products;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use stockflow_domain::Command;
+
+use crate::relay::RelayStatus;
+use crate::writer::{Idempotency, Reply, WriterHandle};
+use error::ApiError;
+use extract::CommandHeaders;
+
+/// Largest request body accepted (SPEC §3: 413 above it).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub writer: WriterHandle,
+    pub pool: PgPool,
+    pub relay: Arc<RelayStatus>,
+}
+
+impl AppState {
+    /// Runs a command and turns the writer's reply into the response.
+    async fn execute(
+        &self,
+        command: Command,
+        headers: CommandHeaders,
+        method: &Method,
+        uri: &Uri,
+        body: &[u8],
+    ) -> Result<Response, ApiError> {
+        let idempotency = headers.idempotency_key.map(|key| Idempotency {
+            request_hash: request_hash(method, uri, headers.if_match_raw.as_deref(), body),
+            key,
+        });
+        let reply = self
+            .writer
+            .submit(command, headers.if_match, idempotency, headers.metadata)
+            .await?;
+        Ok(reply.into_response())
+    }
+}
+
+/// What identifies "the same request" for an Idempotency-Key: method, path, precondition
+/// and the exact body.
+fn request_hash(method: &Method, uri: &Uri, if_match: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    for part in [
+        method.as_str().as_bytes(),
+        uri.path().as_bytes(),
+        if_match.unwrap_or("").as_bytes(),
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.update(body);
+    hash.finalize().to_vec()
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let content_type = if self.status.is_success() {
+            "application/json"
+        } else {
+            error::PROBLEM_CONTENT_TYPE
+        };
+        let mut response = (self.status, self.body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if self.replayed {
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        response
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(products::router())
+        .merge(orders::router())
+        .merge(health::router())
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

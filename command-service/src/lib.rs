@@ -1,0 +1,12 @@
+//! stockflow's command service: the HTTP command API, the writer that appends events in
+//! group commits, and the relay that publishes them to RabbitMQ.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod relay;
+mod responses;
+mod writer;
+
+pub use app::App;
+pub use config::Config;

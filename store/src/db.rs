@@ -1,0 +1,90 @@
+//! Connecting to PostgreSQL: the database is created if missing, and migrations are applied
+//! unless the deployment runs them as a separate step.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// The schema migrations of the whole system, embedded in every service.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    InvalidUrl(#[source] sqlx::Error),
+    #[error("cannot reach PostgreSQL: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot create database `{name}`: {source}")]
+    Create {
+        name: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
+    let options = PgConnectOptions::from_str(url).map_err(DbError::InvalidUrl)?;
+    // Statements are logged at debug only: at info they would drown the service's own logs.
+    Ok(options
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
+}
+
+/// Creates the database named in `options` when it does not exist yet, connecting to the
+/// server's `postgres` maintenance database to do so.
+pub async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), DbError> {
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    // Try the database itself first: with least-privilege roles the service may not be
+    // allowed to look into `postgres`, and the database usually exists already.
+    if let Ok(conn) = sqlx::PgConnection::connect_with(options).await {
+        let _ = conn.close().await;
+        return Ok(());
+    }
+    let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .map_err(DbError::Connect)?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .map_err(DbError::Connect)?;
+    if !exists {
+        let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        match sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another instance created it between our check and our CREATE.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
+            Err(source) => return Err(DbError::Create { name, source }),
+        }
+    }
+    let _ = admin.close().await;
+    Ok(())
+}
+
+/// Opens the service's pool: creates the database if missing and applies pending migrations
+/// when `migrate` is set.
+pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<PgPool, DbError> {
+    let options = connect_options(url)?;
+    if migrate {
+        create_database_if_missing(&options).await?;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)?;
+    if migrate {
+        MIGRATOR.run(&pool).await?;
+    }
+    Ok(pool)
+}

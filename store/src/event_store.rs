@@ -1,0 +1,242 @@
+//! Reading and appending events. Appends go through `event_store.append` (see the migration):
+//! one round trip that checks expected versions, takes gap-free positions, writes events,
+//! snapshots and idempotency outcomes, and notifies the relay; all or nothing.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use stockflow_events::{CloudEvent, Metadata};
+use uuid::Uuid;
+
+/// A new version of one stream, as part of an append.
+#[derive(Debug, Clone)]
+pub struct StreamWrite {
+    pub stream_id: String,
+    /// The version the decision was made against; 0 for a stream that must not exist yet.
+    pub expected_version: i64,
+    pub new_version: i64,
+    /// The aggregate's state at `new_version`.
+    pub snapshot: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub type_version: i32,
+    pub data: serde_json::Value,
+    pub metadata: serde_json::Value,
+}
+
+/// The outcome of a command sent with an Idempotency-Key.
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    pub status: i16,
+    pub body: String,
+    /// 1-based ordinal, within the batch's events, of the command's last event.
+    pub last_event_ordinal: Option<i32>,
+}
+
+/// Everything one transaction writes.
+#[derive(Debug, Clone, Default)]
+pub struct AppendBatch {
+    pub streams: Vec<StreamWrite>,
+    pub events: Vec<NewEvent>,
+    pub idempotency: Vec<IdempotencyRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// A stream moved on since it was read (another writer): decide again on fresh state.
+    #[error("a stream is not at its expected version")]
+    VersionConflict,
+    /// An idempotency key was recorded meanwhile: look the outcome up again.
+    #[error("an idempotency key is already recorded")]
+    IdempotencyConflict,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredStream {
+    pub stream_id: String,
+    pub version: i64,
+    pub snapshot: Option<serde_json::Value>,
+    pub snapshot_schema: i32,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredIdempotency {
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    pub status: i16,
+    pub body: String,
+    pub position: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub position: i64,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub type_version: i32,
+    pub data: serde_json::Value,
+    pub metadata: serde_json::Value,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    /// The published form. Metadata that cannot be read is dropped rather than blocking the
+    /// event: the payload and its identity are what subscribers need.
+    pub fn to_cloud_event(&self) -> CloudEvent {
+        let metadata: Metadata = serde_json::from_value(self.metadata.clone()).unwrap_or_default();
+        CloudEvent::from_stored(
+            self.event_id,
+            &self.stream_id,
+            self.stream_version,
+            self.position,
+            self.recorded_at,
+            &self.event_type,
+            u32::try_from(self.type_version).unwrap_or_default(),
+            self.data.clone(),
+            &metadata,
+        )
+    }
+}
+
+const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, type_version, data, metadata, recorded_at";
+
+#[derive(Debug, Clone)]
+pub struct EventStore {
+    pool: PgPool,
+}
+
+impl EventStore {
+    pub fn new(pool: PgPool) -> EventStore {
+        EventStore { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Appends a batch atomically. Returns the position of its last event (or the head when
+    /// it has none).
+    pub async fn append(&self, batch: &AppendBatch) -> Result<i64, AppendError> {
+        let AppendBatch {
+            streams,
+            events,
+            idempotency,
+        } = batch;
+        let result = sqlx::query_scalar::<_, i64>(
+            "SELECT event_store.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(streams.iter().map(|s| s.stream_id.as_str()).collect::<Vec<_>>())
+        .bind(streams.iter().map(|s| s.expected_version).collect::<Vec<_>>())
+        .bind(streams.iter().map(|s| s.new_version).collect::<Vec<_>>())
+        .bind(streams.iter().map(|s| &s.snapshot).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.stream_version).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.type_version).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| &e.data).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| &e.metadata).collect::<Vec<_>>())
+        .bind(idempotency.iter().map(|i| i.key.as_str()).collect::<Vec<_>>())
+        .bind(idempotency.iter().map(|i| i.request_hash.as_slice()).collect::<Vec<_>>())
+        .bind(idempotency.iter().map(|i| i.status).collect::<Vec<_>>())
+        .bind(idempotency.iter().map(|i| i.body.as_str()).collect::<Vec<_>>())
+        .bind(idempotency.iter().map(|i| i.last_event_ordinal).collect::<Vec<_>>())
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(position) => Ok(position),
+            Err(sqlx::Error::Database(e)) => match e.code().as_deref() {
+                Some("SF001") => Err(AppendError::VersionConflict),
+                Some("SF002") => Err(AppendError::IdempotencyConflict),
+                // Two writers locking the same streams in another order: one is chosen to
+                // yield, and deciding again is the right answer for it too.
+                Some("40P01") | Some("40001") | Some("23505") => Err(AppendError::VersionConflict),
+                _ => Err(AppendError::Database(sqlx::Error::Database(e))),
+            },
+            Err(e) => Err(AppendError::Database(e)),
+        }
+    }
+
+    /// The current version and snapshot of each named stream that exists.
+    pub async fn load_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<StoredStream>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT stream_id, version, snapshot, snapshot_schema FROM event_store.streams WHERE stream_id = ANY($1)",
+        )
+        .bind(stream_ids)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// All events of one stream in order: used when a snapshot cannot be read.
+    pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM event_store.events WHERE stream_id = $1 ORDER BY stream_version"
+        )))
+        .bind(stream_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Up to `limit` events after `position`, in position order.
+    pub async fn read_after(
+        executor: impl PgExecutor<'_>,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM event_store.events WHERE position > $1 ORDER BY position LIMIT $2"
+        )))
+        .bind(position)
+        .bind(limit)
+        .fetch_all(executor)
+        .await
+    }
+
+    /// The position of the last committed event.
+    pub async fn head(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT position FROM event_store.head")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    pub async fn idempotency_records(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<StoredIdempotency>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT key, request_hash, status, body, position FROM event_store.idempotency_keys WHERE key = ANY($1)",
+        )
+        .bind(keys)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Forgets idempotency outcomes older than `max_age`.
+    pub async fn purge_idempotency(
+        &self,
+        max_age: std::time::Duration,
+    ) -> Result<u64, sqlx::Error> {
+        let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+        let done = sqlx::query(
+            "DELETE FROM event_store.idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
+        )
+        .bind(seconds as f64)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,40 @@
+//! The PostgreSQL event store of stockflow and the plumbing its services share: database
+//! bootstrap and migrations, the broker connection, logging and shutdown.
+
+pub mod amqp;
+pub mod db;
+mod event_store;
+pub mod telemetry;
+
+pub use event_store::{
+    AppendBatch, AppendError, EventStore, IdempotencyRecord, NewEvent, StoredEvent,
+    StoredIdempotency, StoredStream, StreamWrite,
+};
+
+/// Resolves when the process is asked to stop: SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
