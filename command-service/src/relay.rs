@@ -198,6 +198,7 @@ async fn session(
             .await?;
     status.published.store(checkpoint, Ordering::Relaxed);
     status.set(RelayState::Active);
+    *backoff = Duration::from_millis(100);
     tracing::info!(exchange = %config.exchange, checkpoint, "relay publishing");
 
     loop {
@@ -224,7 +225,6 @@ async fn session(
             .await?;
         checkpoint = last;
         status.published.store(checkpoint, Ordering::Relaxed);
-        *backoff = Duration::from_millis(100);
     }
 }
 

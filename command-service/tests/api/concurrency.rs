@@ -1,0 +1,160 @@
+//! Concurrent commands on scarce stock: nothing oversold, every invariant kept, and exactly
+//! the accepted commands have events.
+
+use std::collections::HashSet;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, assert_invariants};
+
+enum Outcome {
+    Order {
+        id: Uuid,
+        status: u16,
+        code: String,
+    },
+    Other {
+        what: &'static str,
+        status: u16,
+        code: String,
+    },
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_orders_on_scarce_stock_with_receipts_and_cancels_never_oversell() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.register("SCARCE", 20, "reject").await;
+    app.register("SCARCE-B", 4, "backorder").await;
+    let mut to_cancel = Vec::new();
+    for _ in 0..5 {
+        let placed = app.place("early", &[("SCARCE", 1), ("SCARCE-B", 2)]).await;
+        to_cancel.push(
+            placed.assert_status(201)["order_id"]
+                .as_str()
+                .expect("an order id")
+                .to_owned(),
+        );
+    }
+
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let app = app.clone();
+        let id = Uuid::now_v7();
+        let quantity = rng.random_range(1..=3);
+        let with_b = i % 2 == 0;
+        tasks.push(tokio::spawn(async move {
+            let mut lines = vec![json!({"sku": "SCARCE", "quantity": quantity})];
+            if with_b {
+                lines.push(json!({"sku": "SCARCE-B", "quantity": 3}));
+            }
+            let r = app
+                .post(
+                    "/v1/orders",
+                    json!({"order_id": id, "customer_id": format!("c{i}"), "lines": lines}),
+                )
+                .await;
+            Outcome::Order {
+                id,
+                status: r.status,
+                code: r.body["code"].as_str().unwrap_or("").to_owned(),
+            }
+        }));
+    }
+    for (i, id) in to_cancel.into_iter().enumerate() {
+        let canceller = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = canceller.cancel(&id).await;
+            Outcome::Other {
+                what: "cancel",
+                status: r.status,
+                code: r.body["code"].as_str().unwrap_or("").to_owned(),
+            }
+        }));
+        let app = app.clone();
+        let sku = if i % 2 == 0 { "SCARCE" } else { "SCARCE-B" };
+        tasks.push(tokio::spawn(async move {
+            let r = app.receive(sku, 2).await;
+            Outcome::Other {
+                what: "receipt",
+                status: r.status,
+                code: r.body["code"].as_str().unwrap_or("").to_owned(),
+            }
+        }));
+    }
+
+    let mut accepted = HashSet::new();
+    let mut refused = HashSet::new();
+    for task in tasks {
+        match task.await.expect("the request task finished") {
+            Outcome::Order {
+                id, status: 201, ..
+            } => {
+                accepted.insert(id);
+            }
+            Outcome::Order {
+                id,
+                status: 422,
+                code,
+            } => {
+                assert_eq!(code, "insufficient_stock");
+                refused.insert(id);
+            }
+            Outcome::Order { status, code, .. } => panic!("an order got {status} {code}"),
+            Outcome::Other { what, status, code } => {
+                assert_eq!(status, 200, "a {what} got {status} {code}")
+            }
+        }
+    }
+    // 50 orders want about 100 units of 20 + 6 received: many must have been refused.
+    assert!(
+        !refused.is_empty(),
+        "the stock was never short; the test proves nothing"
+    );
+    assert!(
+        accepted.len() >= 5,
+        "only {} orders were accepted",
+        accepted.len()
+    );
+
+    let (products, orders) = app.replay().await;
+    assert_invariants(&products, &orders);
+    for id in &accepted {
+        assert!(orders.contains_key(id), "accepted order {id} has no events");
+    }
+    for id in &refused {
+        assert!(!orders.contains_key(id), "refused order {id} has events");
+    }
+    let scarce = &products["SCARCE"];
+    assert!(
+        scarce.reserved <= scarce.on_hand,
+        "SCARCE oversold: {scarce:?}"
+    );
+
+    let positions: Vec<i64> = app.events().await.iter().map(|e| e.position).collect();
+    let expected: Vec<i64> = (1..=positions.len() as i64).collect();
+    assert_eq!(positions, expected, "positions are not gap-free");
+}
+
+#[tokio::test]
+async fn concurrent_receipts_on_one_product_all_count() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.register("COUNTED", 0, "reject").await;
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.receive("COUNTED", 5).await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("finished"), 200);
+    }
+    let (products, _) = app.replay().await;
+    assert_eq!(products["COUNTED"].on_hand, 200, "an update was lost");
+    let last = app.receive("COUNTED", 1).await;
+    assert_eq!(last.assert_status(200)["on_hand"], 201);
+    assert_eq!(last.body["version"], 42);
+}
