@@ -268,7 +268,7 @@ impl Writer {
         &mut self,
         batch: &[Submission],
     ) -> Result<Vec<Result<Reply, ApiError>>, AttemptError> {
-        let mut plans = self.plan_idempotency(batch).await?;
+        let plans = self.plan_idempotency(batch).await?;
 
         // Load what the decisions will read, in one query for the common case.
         let mut loaded: HashMap<String, Versioned> = HashMap::new();
@@ -371,47 +371,46 @@ impl Writer {
             self.cache.put(stream, state);
         }
 
+        // Replies of the commands decided here, or answered before deciding; a command that
+        // shared its key with an earlier one gets that one's reply, once it exists.
         let mut replies: Vec<Option<Result<Reply, ApiError>>> = Vec::with_capacity(batch.len());
-        for (plan, draft) in plans.iter_mut().zip(drafts) {
-            let reply = match (std::mem::replace(plan, Plan::Decide), draft) {
-                (Plan::Answered(answer), _) => answer,
+        let mut followers = Vec::new();
+        for (i, (plan, draft)) in plans.into_iter().zip(drafts).enumerate() {
+            let reply = match (plan, draft) {
+                (Plan::Answered(answer), _) => Some(answer),
                 (Plan::Decide, Some(draft)) => {
                     let position = draft.last_event.map(|n| first_position + n as i64);
-                    Ok(Reply {
+                    let body = responses::render(&draft.template, position);
+                    Some(Ok(Reply {
                         status: draft.status,
-                        body: responses::render(&draft.template, position),
+                        body,
                         replayed: false,
-                    })
+                    }))
                 }
-                // Filled in below, once the earlier command's reply exists.
-                (Plan::SameKeyAs(_), _) | (Plan::Decide, None) => {
-                    Err(ApiError::ConcurrencyConflict)
+                (Plan::SameKeyAs(first), _) => {
+                    followers.push((i, first));
+                    None
                 }
+                (Plan::Decide, None) => None,
             };
-            replies.push(Some(reply));
+            replies.push(reply);
         }
-        let mut out = Vec::with_capacity(batch.len());
-        for (i, (submission, plan)) in batch.iter().zip(&plans).enumerate() {
-            let reply = match plan {
-                Plan::SameKeyAs(first) => {
-                    let same_request = batch[*first].idempotency.as_ref().map(|k| &k.request_hash)
-                        == submission.idempotency.as_ref().map(|k| &k.request_hash);
-                    match replies[*first].as_ref() {
-                        Some(Ok(reply)) if same_request => Ok(Reply {
-                            replayed: true,
-                            ..reply.clone()
-                        }),
-                        Some(_) if !same_request => Err(ApiError::IdempotencyKeyReused),
-                        _ => Err(ApiError::ConcurrencyConflict),
-                    }
-                }
-                _ => replies[i]
-                    .take()
-                    .unwrap_or(Err(ApiError::ConcurrencyConflict)),
-            };
-            out.push(reply);
+        for (i, first) in followers {
+            let same_request = batch[first].idempotency.as_ref().map(|k| &k.request_hash)
+                == batch[i].idempotency.as_ref().map(|k| &k.request_hash);
+            replies[i] = Some(match &replies[first] {
+                Some(Ok(reply)) if same_request => Ok(Reply {
+                    replayed: true,
+                    ..reply.clone()
+                }),
+                _ if !same_request => Err(ApiError::IdempotencyKeyReused),
+                _ => Err(ApiError::ConcurrencyConflict),
+            });
         }
-        Ok(out)
+        Ok(replies
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(ApiError::ConcurrencyConflict)))
+            .collect())
     }
 
     /// Looks up the batch's idempotency keys: stored outcomes are replayed, keys reused for

@@ -57,36 +57,51 @@ async fn a_refusal_is_the_outcome_replayed_even_after_the_state_changed() {
     retry.assert_problem(422, "insufficient_stock");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_with_one_key_write_once() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
-    app.register("IDEM-3", 100, "reject").await;
+    app.register("IDEM-3", 1000, "reject").await;
     let body = json!({"customer_id": "c1", "lines": [{"sku": "IDEM-3", "quantity": 1}]});
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let app = app.clone();
-            let body = body.clone();
-            tokio::spawn(async move {
-                app.post_with("/v1/orders", body, &[("Idempotency-Key", "same-key")])
-                    .await
-            })
-        })
-        .collect();
+    // Unkeyed orders keep the writer busy, so keyed retries queue up and several of them land
+    // in one batch, where they must wait for the first one's outcome.
+    let mut background = Vec::new();
+    let mut keyed = Vec::new();
+    for _ in 0..30 {
+        let app_b = app.clone();
+        let body_b = body.clone();
+        background.push(tokio::spawn(async move {
+            app_b.post("/v1/orders", body_b).await.status
+        }));
+        let app_k = app.clone();
+        let body_k = body.clone();
+        keyed.push(tokio::spawn(async move {
+            app_k
+                .post_with("/v1/orders", body_k, &[("Idempotency-Key", "same-key")])
+                .await
+        }));
+    }
     let mut bodies = Vec::new();
     let mut replayed = 0;
-    for task in tasks {
+    for task in keyed {
         let response = task.await.expect("finished");
         response.assert_status(201);
         replayed += usize::from(response.header("idempotent-replayed") == Some("true"));
         bodies.push(response.text);
     }
-    assert_eq!(replayed, 9, "exactly the first request is not a replay");
+    for task in background {
+        assert_eq!(task.await.expect("finished"), 201);
+    }
+    assert_eq!(replayed, 29, "exactly the first request is not a replay");
     assert!(
         bodies.iter().all(|b| *b == bodies[0]),
         "every answer is the one outcome"
     );
     let (_, orders) = app.replay().await;
-    assert_eq!(orders.len(), 1, "one key, one order");
+    assert_eq!(
+        orders.len(),
+        31,
+        "one order per unkeyed request, one for the key"
+    );
 }
 
 #[tokio::test]
