@@ -191,6 +191,16 @@ impl TestApp {
         .await
     }
 
+    /// Sends any request built on `self.client` (other methods, odd headers) and reads it.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> TestResponse {
+        read(request.send().await.expect("the service answers")).await
+    }
+
+    /// The global position of the last event in the store (0 when empty).
+    pub async fn head(&self) -> i64 {
+        self.events().await.last().map_or(0, |e| e.position)
+    }
+
     /// Registers a product priced 1000 EUR cents; `policy` is "reject" or "backorder".
     pub async fn register(&self, sku: &str, initial_stock: i64, policy: &str) -> TestResponse {
         let response = self
@@ -422,6 +432,19 @@ impl Drop for TestApp {
         });
         let _ = cleanup.join();
     }
+}
+
+/// Asserts that a JSON body is an object with exactly these members.
+#[track_caller]
+pub fn assert_keys(body: &Value, keys: &[&str]) {
+    let object = body
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {body}"));
+    let mut actual: Vec<&str> = object.keys().map(String::as_str).collect();
+    let mut expected = keys.to_vec();
+    actual.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(actual, expected, "members of {body}");
 }
 
 /// Checks the invariants of SPEC §2 over folded state; panics naming the first one broken.

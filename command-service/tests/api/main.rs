@@ -4,4 +4,7 @@
 mod concurrency;
 mod helpers;
 mod idempotency;
+mod malformed;
+mod orders;
+mod products;
 mod relay;
