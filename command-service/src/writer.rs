@@ -472,11 +472,20 @@ impl Writer {
         let target = submission.command.target_stream();
         let view = View { changed, loaded };
         let current = view.version(&target);
-        if let Some(IfMatch::Version(expected)) = submission.if_match
-            && current > 0
-            && expected != current
-        {
-            return refused(ApiError::VersionMismatch { expected, current });
+        // A command that creates its aggregate targets version 0; for the others a missing
+        // aggregate is a 404, which `decide` reports.
+        let creates = matches!(
+            submission.command,
+            Command::RegisterProduct(_) | Command::PlaceOrder(_)
+        );
+        match submission.if_match {
+            Some(IfMatch::Version(expected)) if (current > 0 || creates) && expected != current => {
+                return refused(ApiError::VersionMismatch { expected, current });
+            }
+            Some(IfMatch::Any) if current == 0 && creates => {
+                return refused(ApiError::NothingToMatch);
+            }
+            _ => {}
         }
         let changes = match decide(&submission.command, &view) {
             Ok(changes) => changes,

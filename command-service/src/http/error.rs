@@ -38,6 +38,8 @@ pub enum ApiError {
     Domain(#[from] DomainError),
     #[error("the aggregate is at version {current}, not the {expected} given in If-Match")]
     VersionMismatch { expected: i64, current: i64 },
+    #[error("If-Match: * requires the aggregate to exist, and it does not")]
+    NothingToMatch,
     #[error("this Idempotency-Key was used for another request")]
     IdempotencyKeyReused,
     #[error("the command kept conflicting with concurrent writers; retry it")]
@@ -56,7 +58,9 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::VersionMismatch { .. } | ApiError::NothingToMatch => {
+                StatusCode::PRECONDITION_FAILED
+            }
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ConcurrencyConflict => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -91,7 +95,7 @@ impl ApiError {
             ApiError::OrderNotFound(_) => "order_not_found",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::VersionMismatch { .. } => "version_mismatch",
+            ApiError::VersionMismatch { .. } | ApiError::NothingToMatch => "version_mismatch",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::ConcurrencyConflict => "concurrency_conflict",
             ApiError::Unavailable(_) => "service_unavailable",

@@ -52,6 +52,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             Some(ct) if is_json(&ct) => {}
             _ => return Err(ApiError::UnsupportedMediaType),
         }
+        // Serde would also read a struct from an array of its fields in declaration order; a
+        // command is an object, and only an object.
+        if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::MalformedBody(
+                "the body must be a JSON object".into(),
+            ));
+        }
         let value =
             serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
         Ok(JsonBody { value, raw })
@@ -267,5 +274,19 @@ mod tests {
         );
         let parsed = command_headers(&headers).expect("valid headers");
         assert_eq!(parsed.if_match, Some(IfMatch::Version(7)));
+    }
+}
+
+/// A nested value that must be a JSON object. Serde's derived structs also accept an array of
+/// their fields in order; this refuses it.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        T::deserialize(serde_json::Value::Object(fields))
+            .map(Object)
+            .map_err(serde::de::Error::custom)
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{CommandHeaders, JsonBody, Validator};
+use super::extract::{CommandHeaders, JsonBody, Object, Validator};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,7 +42,7 @@ struct LineBody {
 struct PlaceBody {
     order_id: Option<String>,
     customer_id: Option<String>,
-    lines: Option<Vec<LineBody>>,
+    lines: Option<Vec<Object<LineBody>>>,
 }
 
 async fn place(
@@ -74,7 +74,7 @@ async fn place(
     });
     let mut requests = Vec::new();
     let mut seen = HashSet::new();
-    for (i, line) in lines.into_iter().flatten().enumerate() {
+    for (i, Object(line)) in lines.into_iter().flatten().enumerate() {
         let sku = v.field(&format!("lines[{i}].sku"), line.sku.as_deref(), Sku::parse);
         if let Some(sku) = &sku
             && !seen.insert(sku.clone())

@@ -512,7 +512,6 @@ async fn an_order_filled_by_receipts_counts_those_events_in_its_version() {
 }
 
 #[tokio::test]
-#[ignore = "bug: If-Match \"N\" with N > 0 is not checked when the target does not exist yet (version 0): 201"]
 async fn if_match_on_placing_a_new_order_holds_it_to_version_0() {
     let app = TestApp::spawn().await;
     app.register("IFM-P", 10, "reject").await;

@@ -452,7 +452,6 @@ async fn if_match_star_accepts_any_version() {
 }
 
 #[tokio::test]
-#[ignore = "bug: If-Match \"N\" with N > 0 is not checked when the target does not exist yet (version 0): 201"]
 async fn if_match_on_registering_a_new_sku_holds_it_to_version_0() {
     let app = TestApp::spawn().await;
     let body =
@@ -465,4 +464,15 @@ async fn if_match_on_registering_a_new_sku_holds_it_to_version_0() {
         .post_with("/v1/products", body("IFM-5"), &[("If-Match", "\"0\"")])
         .await;
     fresh.assert_status(201);
+}
+
+#[tokio::test]
+async fn if_match_star_on_registering_refuses_since_nothing_exists_yet() {
+    let app = TestApp::spawn().await;
+    let body = json!({"sku": "IFM-6", "name": "n", "unit_price_cents": 1, "currency": "EUR"});
+    let response = app
+        .post_with("/v1/products", body, &[("If-Match", "*")])
+        .await;
+    response.assert_problem(412, "version_mismatch");
+    assert_eq!(app.events().await.len(), 0);
 }
