@@ -158,3 +158,63 @@ async fn concurrent_receipts_on_one_product_all_count() {
     assert_eq!(last.assert_status(200)["on_hand"], 201);
     assert_eq!(last.body["version"], 42);
 }
+
+/// Two command services on one store: their writers conflict on the shared product, retry
+/// on fresh state, and still never oversell; one relay publishes, the other stands by.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_command_services_on_one_store_never_oversell() {
+    let first = std::sync::Arc::new(TestApp::spawn().await);
+    let second = std::sync::Arc::new(first.spawn_beside().await);
+    first.register("SHARED", 100, "reject").await;
+
+    let tasks: Vec<_> = (0..80)
+        .map(|i| {
+            let app = if i % 2 == 0 { first.clone() } else { second.clone() };
+            tokio::spawn(async move {
+                let id = Uuid::now_v7();
+                let r = app
+                    .post("/v1/orders", json!({"order_id": id, "customer_id": "c", "lines": [{"sku": "SHARED", "quantity": 2}]}))
+                    .await;
+                (id, r.status, r.body["code"].as_str().unwrap_or("").to_owned())
+            })
+        })
+        .collect();
+    let mut accepted = HashSet::new();
+    let mut not_written = HashSet::new();
+    for task in tasks {
+        let (id, status, code) = task.await.expect("finished");
+        match (status, code.as_str()) {
+            (201, _) => {
+                accepted.insert(id);
+            }
+            (422, "insufficient_stock") | (409, "concurrency_conflict") => {
+                not_written.insert(id);
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(
+        accepted.len(),
+        50,
+        "100 units in lots of 2 make exactly 50 orders"
+    );
+
+    let (products, orders) = first.replay().await;
+    assert_invariants(&products, &orders);
+    assert_eq!(products["SHARED"].reserved, 100);
+    assert!(accepted.iter().all(|id| orders.contains_key(id)));
+    assert!(not_written.iter().all(|id| !orders.contains_key(id)));
+
+    let states: Vec<String> = [&first, &second]
+        .iter()
+        .map(|app| app.relay_state())
+        .collect::<futures_util::future::JoinAll<_>>()
+        .await;
+    let mut sorted = states.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["active", "standby"],
+        "exactly one relay publishes: {states:?}"
+    );
+}

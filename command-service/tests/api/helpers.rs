@@ -35,6 +35,9 @@ pub struct TestApp {
     pub database: String,
     pub database_url: String,
     pub exchange: String,
+    /// Whether dropping this app removes the database and exchange (false for a second
+    /// instance beside another).
+    owner: bool,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -104,6 +107,15 @@ impl TestApp {
         init_logs();
         let database = format!("stockflow_test_{}", Uuid::now_v7().simple());
         let exchange = format!("stockflow.test.{}", Uuid::now_v7().simple());
+        TestApp::start(database, exchange, true).await
+    }
+
+    /// A second command service on this one's store and exchange.
+    pub async fn spawn_beside(&self) -> TestApp {
+        TestApp::start(self.database.clone(), self.exchange.clone(), false).await
+    }
+
+    async fn start(database: String, exchange: String, owner: bool) -> TestApp {
         let database_url = format!("{}/{}", server_url(), database);
         let config = Config {
             database_url: database_url.clone(),
@@ -130,6 +142,7 @@ impl TestApp {
             database,
             database_url,
             exchange,
+            owner,
             stop: Some(stop),
             task: Some(task),
         }
@@ -402,6 +415,9 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if !self.owner {
+            return;
+        }
         // Leave nothing behind: the database and the exchange go with the test.
         let database = self.database.clone();
         let exchange = self.exchange.clone();
@@ -494,4 +510,22 @@ pub fn assert_invariants(products: &BTreeMap<String, Product>, orders: &BTreeMap
 /// Logs of the services under test, shown for failing tests (`RUST_LOG` filters).
 pub fn init_logs() {
     stockflow_store::telemetry::init_test();
+}
+
+impl TestApp {
+    /// The relay's state as `/readyz` reports it, once it has settled.
+    pub async fn relay_state(&self) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = self.get("/readyz").await;
+            let state = ready.body["checks"]["relay"]["state"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            if state == "active" || state == "standby" || tokio::time::Instant::now() > deadline {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
