@@ -1,0 +1,54 @@
+//! The query service's configuration, from environment variables or matching flags.
+
+use std::time::Duration;
+
+use stockflow_store::telemetry::LogFormat;
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "query-service",
+    about = "stockflow's query API over the read models"
+)]
+pub struct Config {
+    /// PostgreSQL holding the read models; the database is created if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/stockflow"
+    )]
+    pub database_url: String,
+    /// Address the HTTP API listens on (port 0 picks a free one).
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8082")]
+    pub listen_addr: String,
+    /// Apply pending migrations at startup (set false where a separate step migrates).
+    #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
+    /// Largest number of PostgreSQL connections the queries use (the position listener holds
+    /// one more of its own).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+    /// How long a request with `min_position` waits for the read models before 503.
+    #[arg(long, env = "MIN_POSITION_TIMEOUT_MS", default_value_t = 5000)]
+    pub min_position_timeout_ms: u64,
+    /// How often the projections' position is re-read, in case a notification was missed.
+    #[arg(long, env = "PROJECTION_POLL_INTERVAL_MS", default_value_t = 1000)]
+    pub projection_poll_interval_ms: u64,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The defaults, as if no variable or flag were given.
+    pub fn defaults() -> Config {
+        <Config as clap::Parser>::parse_from(["query-service"])
+    }
+
+    pub fn min_position_timeout(&self) -> Duration {
+        Duration::from_millis(self.min_position_timeout_ms)
+    }
+
+    /// Never below 10 ms: a zero interval would turn the safety net into a busy loop.
+    pub fn projection_poll_interval(&self) -> Duration {
+        Duration::from_millis(self.projection_poll_interval_ms.max(10))
+    }
+}

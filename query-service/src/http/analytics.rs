@@ -1,0 +1,80 @@
+//! Sales analytics over non-cancelled orders by UTC placement day, as JSON or CSV.
+
+use std::fmt::Write;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use super::params::{self, Params, check_order};
+use crate::read_models::{Sales, SalesFilter, SalesGrouping};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/analytics/sales", get(sales))
+}
+
+/// `from` and `to` are inclusive days, each optional (no bound on that side); `group_by`
+/// defaults to `day`; `currency` narrows to one currency.
+async fn sales(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query.as_deref(), &["from", "to", "group_by", "currency"])?;
+    let filter = SalesFilter {
+        from: params.date("from")?,
+        to: params.date("to")?,
+        currency: params.currency("currency")?,
+    };
+    check_order(("from", filter.from), ("to", filter.to))?;
+    let grouping = params
+        .choice("group_by", &SalesGrouping::ALL, SalesGrouping::as_str)?
+        .unwrap_or(SalesGrouping::Day);
+    let sales = app.read.sales(grouping, &filter).await?;
+    if params::prefers_csv(&headers) {
+        return Ok(csv(&sales));
+    }
+    Ok(match sales {
+        Sales::ByDay(rows) => Json(json!({ "rows": rows })).into_response(),
+        Sales::BySku(rows) => Json(json!({ "rows": rows })).into_response(),
+    })
+}
+
+/// The same rows as CSV, with a header line. No value needs quoting: days, skus (A-Z 0-9 -
+/// _), currencies (A-Z) and integers contain no comma, quote or line break.
+fn csv(sales: &Sales) -> Response {
+    let mut body = String::new();
+    match sales {
+        Sales::ByDay(rows) => {
+            body.push_str("day,currency,orders,units,revenue_cents\n");
+            for r in rows {
+                let _ = writeln!(
+                    body,
+                    "{},{},{},{},{}",
+                    r.day, r.currency, r.orders, r.units, r.revenue_cents
+                );
+            }
+        }
+        Sales::BySku(rows) => {
+            body.push_str("sku,currency,orders,units,revenue_cents\n");
+            for r in rows {
+                let _ = writeln!(
+                    body,
+                    "{},{},{},{},{}",
+                    r.sku, r.currency, r.orders, r.units, r.revenue_cents
+                );
+            }
+        }
+    }
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    response
+}

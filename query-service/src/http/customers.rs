@@ -1,0 +1,33 @@
+//! Customers: order counts and the lifetime value of their orders per currency.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::error::ApiError;
+use super::params::{self, Params};
+use super::{AppState, path_id};
+use crate::read_models::Customer;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/customers/{customer_id}", get(show))
+}
+
+async fn show(
+    State(app): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Customer>, ApiError> {
+    Params::parse(query.as_deref(), &[])?;
+    let customer_id = path_id(path).unwrap_or_default();
+    // An id the command API would refuse (too long, control characters) has no orders.
+    if params::customer_id(&customer_id).is_err() {
+        return Err(ApiError::CustomerNotFound(customer_id));
+    }
+    app.read
+        .customer(&customer_id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::CustomerNotFound(customer_id))
+}

@@ -1,0 +1,43 @@
+//! Replenishment requests to suppliers, oldest first: the order receipts fulfil them in.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::error::ApiError;
+use super::params::Params;
+use super::{AppState, ItemsPage};
+use crate::cursor::Listing;
+use crate::read_models::{
+    Replenishment, ReplenishmentFilter, ReplenishmentKey, ReplenishmentStatus,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/replenishments", get(list))
+}
+
+/// Paged like the other listings (`limit`, `cursor`, `next_cursor`), so a long history of
+/// requests never comes back in one answer.
+async fn list(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ItemsPage<Replenishment>>, ApiError> {
+    let params = Params::parse(query.as_deref(), &["sku", "status", "limit", "cursor"])?;
+    let filter = ReplenishmentFilter {
+        sku: params.sku("sku")?,
+        status: params.choice(
+            "status",
+            &ReplenishmentStatus::ALL,
+            ReplenishmentStatus::as_str,
+        )?,
+    };
+    let limit = params.limit()?;
+    let after: Option<ReplenishmentKey> = params.cursor(Listing::Replenishments)?;
+    let page = app
+        .read
+        .replenishments(&filter, after.as_ref(), limit)
+        .await?;
+    Ok(Json(ItemsPage::new(page, Listing::Replenishments, |r| {
+        r.key()
+    })))
+}

@@ -1,0 +1,12 @@
+//! stockflow's query service: the query API of SPEC §6 over the read models the projector
+//! keeps, with `min_position` waits so clients can read their own writes.
+
+pub mod app;
+pub mod config;
+mod cursor;
+pub mod http;
+pub mod positions;
+pub mod read_models;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,1 @@
+//! Integration tests of the query service (added in the next commit).
