@@ -1,0 +1,64 @@
+//! The projector's configuration, from environment variables or matching flags.
+
+use stockflow_store::telemetry::LogFormat;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// PostgreSQL holding the event store and the read models.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/stockflow"
+    )]
+    pub database_url: String,
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+    /// Address of the health endpoints.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8083")]
+    pub listen_addr: String,
+    #[arg(long, env = "EVENTS_EXCHANGE", default_value = "stockflow.events")]
+    pub events_exchange: String,
+    /// The projector's queue; `<queue>.dlx` and `<queue>.dead-letter` take what cannot be read.
+    #[arg(long, env = "PROJECTOR_QUEUE", default_value = "stockflow.projector")]
+    pub projector_queue: String,
+    #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 4)]
+    pub database_max_connections: u32,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::Parser)]
+#[command(
+    name = "projector",
+    about = "stockflow's projector: events in, read models out"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Project events as they come (the default).
+    Run,
+    /// Replay the whole store into fresh read models and swap them in, then exit.
+    Rebuild {
+        /// Events applied per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch: i64,
+    },
+}
+
+impl Config {
+    pub fn defaults() -> Config {
+        <Cli as clap::Parser>::parse_from(["projector"]).config
+    }
+}

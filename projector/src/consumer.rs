@@ -1,0 +1,381 @@
+//! Live projection from RabbitMQ (SPEC §5.4). Messages arrive in position order on a quorum
+//! queue with a single active consumer; several are applied per transaction. A message at or
+//! below the checkpoint is a duplicate and is skipped; when one skips ahead, the missing events
+//! are read from the store, which is the truth, in the same transaction. Nothing is acked before
+//! its transaction commits. An undecodable message is dead-lettered; an event that cannot be
+//! applied is retried with backoff, then the projector stops advancing and says why.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, ExchangeKind};
+use sqlx::{Connection, PgPool};
+use stockflow_events::{CloudEvent, Envelope};
+use stockflow_store::amqp;
+use tokio_util::sync::CancellationToken;
+
+use crate::health::Health;
+use crate::model::{self, ApplyError};
+use crate::store_reader;
+
+/// Most messages applied in one transaction.
+const BATCH: usize = 500;
+/// Attempts at a batch whose events cannot be applied before the projector stops.
+const APPLY_ATTEMPTS: u32 = 5;
+/// Live batches hold this shared; a rebuild's swap holds it exclusively.
+pub const SWAP_LOCK: i64 = 0x5f0c_f10e;
+
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub exchange: String,
+    pub queue: String,
+}
+
+impl Topology {
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dlx", self.queue)
+    }
+
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead-letter", self.queue)
+    }
+}
+
+/// Declares the exchange, the projector's quorum queue bound to every event, and its
+/// dead-letter exchange and queue. Idempotent.
+pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
+    amqp::declare_events_exchange(channel, &topology.exchange).await?;
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            topology.dead_letter_exchange().as_str().into(),
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            topology.dead_letter_queue().as_str().into(),
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            topology.dead_letter_queue().as_str().into(),
+            topology.dead_letter_exchange().as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    arguments.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    arguments.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(topology.dead_letter_exchange().as_str().into()),
+    );
+    channel
+        .queue_declare(topology.queue.as_str().into(), durable, arguments)
+        .await?;
+    channel
+        .queue_bind(
+            topology.queue.as_str().into(),
+            topology.exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ConsumeError {
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the subscription ended")]
+    Ended,
+}
+
+/// Consumes until `shutdown`, reconnecting after broker or database failures. Returns when
+/// shut down, or when an event cannot be applied (the projector has then stopped).
+pub async fn run(
+    pool: PgPool,
+    amqp_url: String,
+    topology: Topology,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match session(
+            &pool,
+            &amqp_url,
+            &topology,
+            &health,
+            &shutdown,
+            &mut backoff,
+        )
+        .await
+        {
+            Ok(()) => return,
+            Err(error) => {
+                health.set_broker(false);
+                tracing::warn!(%error, retry_in = ?backoff, "projector interrupted; reconnecting");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = shutdown.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn session(
+    pool: &PgPool,
+    amqp_url: &str,
+    topology: &Topology,
+    health: &Health,
+    shutdown: &CancellationToken,
+    backoff: &mut Duration,
+) -> Result<(), ConsumeError> {
+    let connection =
+        amqp::connect(amqp_url, &format!("stockflow-projector {}", topology.queue)).await?;
+    let channel = connection.create_channel().await?;
+    declare(&channel, topology).await?;
+    channel
+        .basic_qos(
+            u16::try_from(BATCH * 2).unwrap_or(u16::MAX),
+            BasicQosOptions::default(),
+        )
+        .await?;
+
+    // Whatever the queue may not hold (events from before it existed, or published while this
+    // projector was away and the queue dropped them) comes from the store first.
+    catch_up(pool, health).await?;
+
+    let mut consumer = channel
+        .basic_consume(
+            topology.queue.as_str().into(),
+            "stockflow-projector".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    health.set_broker(true);
+    *backoff = Duration::from_millis(100);
+    tracing::info!(queue = %topology.queue, "projector consuming");
+
+    loop {
+        let first = tokio::select! {
+            next = consumer.next() => next,
+            () = shutdown.cancelled() => {
+                let _ = connection.close(200, "shutting down".into()).await;
+                return Ok(());
+            }
+        };
+        let mut deliveries = vec![first.ok_or(ConsumeError::Ended)??];
+        while deliveries.len() < BATCH {
+            match consumer.next().now_or_never() {
+                Some(Some(delivery)) => deliveries.push(delivery?),
+                Some(None) => return Err(ConsumeError::Ended),
+                None => break,
+            }
+        }
+
+        let mut envelopes = Vec::with_capacity(deliveries.len());
+        let mut last_tag = None;
+        for delivery in &deliveries {
+            match decode(delivery) {
+                Ok(envelope) => {
+                    envelopes.push(envelope);
+                    last_tag = Some(delivery.delivery_tag);
+                }
+                Err(reason) => {
+                    // The store keeps the event, if there was one: nothing is lost.
+                    tracing::warn!(%reason, delivery_tag = delivery.delivery_tag, "dead-lettering an undecodable message");
+                    health.dead_lettered();
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: false,
+                            multiple: false,
+                        })
+                        .await?;
+                }
+            }
+        }
+        if envelopes.is_empty() {
+            continue;
+        }
+        if !apply_with_retries(pool, &envelopes, health).await? {
+            // Stopped: the unacked messages go back to the queue with the connection.
+            let _ = connection.close(200, "projector stopped".into()).await;
+            return Ok(());
+        }
+        // Committed: acknowledge every message up to the last one applied (the dead-lettered
+        // ones among them are settled already).
+        if let Some(tag) = last_tag {
+            channel
+                .basic_ack(tag, BasicAckOptions { multiple: true })
+                .await?;
+        }
+    }
+}
+
+fn decode(delivery: &Delivery) -> Result<Envelope, String> {
+    let cloud_event: CloudEvent =
+        serde_json::from_slice(&delivery.data).map_err(|e| e.to_string())?;
+    cloud_event.into_envelope().map_err(|e| e.to_string())
+}
+
+/// Applies events from the store until the read models reach its head.
+async fn catch_up(pool: &PgPool, health: &Health) -> Result<(), ConsumeError> {
+    let head = stockflow_store::EventStore::new(pool.clone())
+        .head()
+        .await?;
+    loop {
+        let checkpoint = store_reader::checkpoint(pool, "read").await?;
+        health.set_position(checkpoint);
+        if checkpoint >= head || health.stopped() {
+            return Ok(());
+        }
+        // No received events: the batch is read from the store.
+        if !apply_with_retries(pool, &[], health).await? {
+            return Ok(());
+        }
+    }
+}
+
+/// Applies a batch, retrying what cannot be applied with backoff. Database outages are waited
+/// out by the caller's reconnect loop; `Ok(false)` means the projector has stopped.
+async fn apply_with_retries(
+    pool: &PgPool,
+    envelopes: &[Envelope],
+    health: &Health,
+) -> Result<bool, ConsumeError> {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=APPLY_ATTEMPTS {
+        match apply_batch(pool, envelopes).await {
+            Ok(position) => {
+                health.set_position(position);
+                return Ok(true);
+            }
+            Err(ApplyError::Database(e)) if is_connection_error(&e) => {
+                return Err(ConsumeError::Database(e));
+            }
+            Err(error) => {
+                tracing::error!(%error, attempt, "cannot apply events; retrying");
+                if attempt == APPLY_ATTEMPTS {
+                    health.stop(error.to_string());
+                    let _ = sqlx::query("UPDATE read.projections SET status = 'stopped', last_error = $1, updated_at = now()")
+                        .bind(error.to_string())
+                        .execute(pool)
+                        .await;
+                    tracing::error!(%error, "projector stopped: events cannot be applied; fix and restart");
+                    return Ok(false);
+                }
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn is_connection_error(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+    ) || matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
+}
+
+/// Events read from the store per transaction when catching up.
+const CATCH_UP_BATCH: i64 = 5_000;
+
+/// One transaction: skip what is already applied, fill gaps from the store, apply, advance
+/// the checkpoint, notify the query service. With nothing received, it catches up from the
+/// store instead. Returns the new checkpoint.
+async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<i64, ApplyError> {
+    let mut db = pool.acquire().await?;
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(SWAP_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let checkpoint: i64 = sqlx::query_scalar(
+        "SELECT position FROM read.projections WHERE name = 'products' FOR UPDATE",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut fresh: Vec<&Envelope> = received
+        .iter()
+        .filter(|e| e.position > checkpoint)
+        .collect();
+    fresh.sort_by_key(|e| e.position);
+    fresh.dedup_by_key(|e| e.position);
+    if received.is_empty() {
+        let events =
+            store_reader::read_range(&mut tx, checkpoint, checkpoint + CATCH_UP_BATCH).await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(checkpoint);
+        };
+        model::apply(&mut tx, "read", &events).await?;
+        sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(last);
+    }
+    let Some(last) = fresh.last().map(|e| e.position) else {
+        return Ok(checkpoint); // all duplicates; nothing to commit
+    };
+    let contiguous = fresh
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e.position == checkpoint + 1 + i as i64);
+    let to_apply: Vec<Envelope> = if contiguous {
+        fresh.into_iter().cloned().collect()
+    } else {
+        // A message skipped ahead: the store has everything up to it.
+        tracing::info!(
+            checkpoint,
+            up_to = last,
+            "filling a gap from the event store"
+        );
+        store_reader::read_range(&mut tx, checkpoint, last).await?
+    };
+    model::apply(&mut tx, "read", &to_apply).await?;
+    sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(last)
+}

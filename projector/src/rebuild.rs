@@ -1,0 +1,152 @@
+//! Rebuild (SPEC §5.6): replays the whole store into fresh tables beside the live ones, then,
+//! holding the lock live batches share, catches up to the head and swaps the fresh schema in,
+//! in one transaction. Queries go on throughout: they read the old tables until the swap
+//! commits and the new ones after.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::{Connection, PgPool};
+
+use crate::consumer::SWAP_LOCK;
+use crate::model::{self, ApplyError};
+use crate::store_reader;
+
+/// The read-model tables, all rebuilt together.
+pub const TABLES: &[&str] = &[
+    "products",
+    "orders",
+    "order_lines",
+    "customers",
+    "customer_lifetime_values",
+    "daily_sales",
+    "daily_sku_sales",
+    "replenishments",
+    "projections",
+];
+
+const NEXT: &str = "read_next";
+
+#[derive(Debug, Serialize)]
+pub struct RebuildReport {
+    pub events: i64,
+    pub position: i64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, RebuildError> {
+    let started = Instant::now();
+    prepare(pool).await?;
+
+    // The bulk of the work, while the live projector goes on.
+    let mut db = pool.acquire().await?;
+    loop {
+        let mut tx = db.begin().await?;
+        let applied = apply_next(&mut tx, batch).await?;
+        tx.commit().await?;
+        if applied < batch {
+            break;
+        }
+    }
+
+    // The swap. A query holding the old tables makes it wait; after the lock timeout it
+    // gives way and tries again rather than queue every other query behind it.
+    let mut attempt = 0;
+    let position = loop {
+        attempt += 1;
+        match swap(&mut db, batch).await {
+            Ok(position) => break position,
+            Err(RebuildError::Database(sqlx::Error::Database(e)))
+                if e.code().as_deref() == Some("55P03") && attempt < 10 =>
+            {
+                tracing::warn!(attempt, "swap waited too long for a lock; trying again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(RebuildReport {
+        events: position,
+        position,
+        seconds,
+        events_per_second: position as f64 / seconds.max(1e-9),
+    })
+}
+
+/// Fresh, empty tables shaped like the live ones, in their own schema.
+async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {NEXT} CASCADE"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {NEXT}")))
+        .execute(&mut *tx)
+        .await?;
+    for table in TABLES {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE {NEXT}.{table} (LIKE read.{table} INCLUDING ALL)"
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {NEXT}.projections (name) SELECT name FROM read.projections"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Applies the next batch of events to the fresh tables; returns how many.
+async fn apply_next(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildError> {
+    let checkpoint: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT min(position) FROM {NEXT}.projections"
+    )))
+    .fetch_one(&mut *db)
+    .await?;
+    let events = store_reader::read_range(db, checkpoint, checkpoint + batch).await?;
+    model::apply(db, NEXT, &events).await?;
+    Ok(events.len() as i64)
+}
+
+async fn swap(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SWAP_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    while apply_next(&mut tx, batch).await? > 0 {}
+    for statement in [
+        "ALTER SCHEMA read RENAME TO read_old",
+        "ALTER SCHEMA read_next RENAME TO read",
+        "GRANT USAGE ON SCHEMA read TO stockflow_analyst",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA read TO stockflow_analyst",
+        "DROP SCHEMA read_old CASCADE",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    let position: i64 = sqlx::query_scalar("SELECT min(position) FROM read.projections")
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
+        .bind(position)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(position)
+}
