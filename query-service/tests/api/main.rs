@@ -1,1 +1,14 @@
-//! Integration tests of the query service (added in the next commit).
+//! Integration tests of the query service against this machine's PostgreSQL. Each test gets
+//! its own database, migrated by the service, with the read models seeded by SQL as the
+//! projector would leave them; so tests run in parallel.
+
+mod analytics;
+mod consistency;
+mod customers;
+mod health;
+mod helpers;
+mod orders;
+mod parameters;
+mod products;
+mod projections;
+mod replenishments;
