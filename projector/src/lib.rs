@@ -2,6 +2,7 @@
 //! once in effect; and rebuilds them from the store on demand.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod consumer;
 pub mod health;

@@ -1,60 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use stockflow_projector::{App, Cli, Command, rebuild};
-use stockflow_store::{amqp::redact_url, db, shutdown_signal, telemetry};
+use stockflow_projector::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let Cli { config, command } = Cli::parse();
-    telemetry::init(config.log_format);
-    match command.unwrap_or(Command::Run) {
-        Command::Run => {
-            tracing::info!(
-                database = %redact_url(&config.database_url),
-                broker = %redact_url(&config.amqp_url),
-                queue = %config.projector_queue,
-                "starting projector"
-            );
-            let app = match App::build(config).await {
-                Ok(app) => app,
-                Err(error) => {
-                    tracing::error!(%error, "projector cannot start");
-                    return ExitCode::FAILURE;
-                }
-            };
-            tracing::info!(addr = %app.local_addr(), "projector listening");
-            match app.run_until(shutdown_signal()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    tracing::error!(%error, "projector failed");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Rebuild { batch } => {
-            let pool = match db::connect(&config.database_url, 2, config.migrate).await {
-                Ok(pool) => pool,
-                Err(error) => {
-                    tracing::error!(%error, "cannot reach the database");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rebuild::rebuild(&pool, batch).await {
-                Ok(report) => {
-                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
-                    tracing::info!(
-                        events = report.events,
-                        seconds = report.seconds,
-                        "read models rebuilt and swapped in"
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    tracing::error!(%error, "rebuild failed; the live read models are untouched");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
+    stockflow_projector::cli::main(Cli::parse()).await
 }

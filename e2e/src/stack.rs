@@ -1,0 +1,451 @@
+//! Starting, stopping and talking to the services of one test's pipeline.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use lapin::BasicProperties;
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use stockflow_store::StoredEvent;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub fn server_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// A service running in this process.
+struct InProcess {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl InProcess {
+    fn start<F>(addr: SocketAddr, run: impl FnOnce(oneshot::Receiver<()>) -> F) -> InProcess
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel();
+        InProcess {
+            addr,
+            stop: Some(stop),
+            task: Some(tokio::spawn(run(stopped))),
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+enum Projector {
+    InProcess(InProcess),
+    Process(tokio::process::Child),
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Whether the command service relays events to RabbitMQ.
+    pub relay: bool,
+    /// Whether the projector starts with the stack, in this process.
+    pub projector: bool,
+    /// How long a query waits for `min_position`.
+    pub min_position_timeout_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            relay: true,
+            projector: true,
+            min_position_timeout_ms: 10_000,
+        }
+    }
+}
+
+pub struct Stack {
+    pub database: String,
+    pub database_url: String,
+    pub exchange: String,
+    pub queue: String,
+    pub client: reqwest::Client,
+    commands: InProcess,
+    queries: InProcess,
+    projector: Option<Projector>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Response {
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert!(
+            (200..300).contains(&self.status),
+            "status {}: {}",
+            self.status,
+            self.text
+        );
+        &self.body
+    }
+
+    pub fn position(&self) -> i64 {
+        self.body["position"].as_i64().unwrap_or(0)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Stack {
+    pub async fn spawn() -> Stack {
+        Stack::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Stack {
+        stockflow_store::telemetry::init_test();
+        let id = Uuid::now_v7().simple().to_string();
+        let database = format!("stockflow_e2e_{id}");
+        let database_url = format!("{}/{}", server_url(), database);
+        let exchange = format!("stockflow.e2e.{id}");
+        let queue = format!("stockflow.e2e.{id}.projector");
+
+        let commands = {
+            let config = stockflow_command_service::Config {
+                database_url: database_url.clone(),
+                amqp_url: amqp_url(),
+                listen_addr: "127.0.0.1:0".into(),
+                events_exchange: exchange.clone(),
+                relay: options.relay,
+                ..stockflow_command_service::Config::defaults()
+            };
+            let app = stockflow_command_service::App::build(config)
+                .await
+                .expect("the command service starts");
+            InProcess::start(app.local_addr(), |stopped| async move {
+                let _ = app
+                    .run_until(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            })
+        };
+        let queries = {
+            let config = stockflow_query_service::Config {
+                database_url: database_url.clone(),
+                listen_addr: "127.0.0.1:0".into(),
+                min_position_timeout_ms: options.min_position_timeout_ms,
+                ..stockflow_query_service::Config::defaults()
+            };
+            let app = stockflow_query_service::App::build(config)
+                .await
+                .expect("the query service starts");
+            InProcess::start(app.local_addr(), |stopped| async move {
+                let _ = app
+                    .run_until(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            })
+        };
+        let mut stack = Stack {
+            database,
+            database_url,
+            exchange,
+            queue,
+            client: reqwest::Client::new(),
+            commands,
+            queries,
+            projector: None,
+        };
+        if options.projector {
+            stack.start_projector().await;
+        }
+        stack
+    }
+
+    fn projector_config(&self) -> stockflow_projector::Config {
+        stockflow_projector::Config {
+            database_url: self.database_url.clone(),
+            amqp_url: amqp_url(),
+            listen_addr: "127.0.0.1:0".into(),
+            events_exchange: self.exchange.clone(),
+            projector_queue: self.queue.clone(),
+            ..stockflow_projector::Config::defaults()
+        }
+    }
+
+    /// Starts the projector in this process.
+    pub async fn start_projector(&mut self) {
+        assert!(self.projector.is_none(), "a projector is running already");
+        let app = stockflow_projector::App::build(self.projector_config())
+            .await
+            .expect("the projector starts");
+        self.projector = Some(Projector::InProcess(InProcess::start(
+            app.local_addr(),
+            |stopped| async move {
+                let _ = app
+                    .run_until(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            },
+        )));
+    }
+
+    /// Starts the projector as a child process of `binary`.
+    pub fn start_projector_process(&mut self, binary: &Path) {
+        assert!(self.projector.is_none(), "a projector is running already");
+        let config = self.projector_config();
+        let child = tokio::process::Command::new(binary)
+            .env("DATABASE_URL", &config.database_url)
+            .env("AMQP_URL", &config.amqp_url)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("EVENTS_EXCHANGE", &config.events_exchange)
+            .env("PROJECTOR_QUEUE", &config.projector_queue)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the projector process starts");
+        self.projector = Some(Projector::Process(child));
+    }
+
+    /// Stops the projector: gracefully in this process, with SIGKILL as a process.
+    pub async fn stop_projector(&mut self) {
+        match self.projector.take() {
+            Some(Projector::InProcess(mut service)) => service.stop().await,
+            Some(Projector::Process(mut child)) => {
+                let _ = child.kill().await;
+            }
+            None => {}
+        }
+    }
+
+    pub fn command_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.commands.addr, path)
+    }
+
+    pub fn query_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.queries.addr, path)
+    }
+
+    pub async fn command(&self, path: &str, body: Value) -> Response {
+        read(
+            self.client
+                .post(self.command_url(path))
+                .json(&body)
+                .send()
+                .await
+                .expect("the command service answers"),
+        )
+        .await
+    }
+
+    pub async fn query(&self, path: &str) -> Response {
+        read(
+            self.client
+                .get(self.query_url(path))
+                .send()
+                .await
+                .expect("the query service answers"),
+        )
+        .await
+    }
+
+    /// A query that waits until the read models have reached `position`.
+    pub async fn query_at(&self, path: &str, position: i64) -> Response {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        self.query(&format!("{path}{separator}min_position={position}"))
+            .await
+    }
+
+    pub async fn db(&self) -> PgConnection {
+        PgConnection::connect(&self.database_url)
+            .await
+            .expect("the database is reachable")
+    }
+
+    pub async fn head(&self) -> i64 {
+        let mut db = self.db().await;
+        sqlx::query_scalar("SELECT position FROM event_store.head")
+            .fetch_one(&mut db)
+            .await
+            .expect("a head")
+    }
+
+    pub async fn events(&self) -> Vec<StoredEvent> {
+        let mut db = self.db().await;
+        stockflow_store::EventStore::read_after(&mut db, 0, i64::MAX)
+            .await
+            .expect("events are readable")
+    }
+
+    /// Waits until the read models reach `position` (or panics after `timeout`).
+    pub async fn wait_for_projection(&self, position: i64, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut db = self.db().await;
+        loop {
+            let at: i64 = sqlx::query_scalar("SELECT min(position) FROM read.projections")
+                .fetch_one(&mut db)
+                .await
+                .expect("projections are readable");
+            if at >= position {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the read models stayed at {at}, short of {position}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Publishes raw bytes to the stack's exchange, as if a relay had.
+    pub async fn publish(&self, routing_key: &str, body: &[u8]) {
+        let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-publisher")
+            .await
+            .expect("RabbitMQ is reachable");
+        let channel = connection.create_channel().await.expect("a channel");
+        channel
+            .confirm_select(Default::default())
+            .await
+            .expect("confirms");
+        stockflow_store::amqp::declare_events_exchange(&channel, &self.exchange)
+            .await
+            .expect("the exchange");
+        channel
+            .basic_publish(
+                self.exchange.as_str().into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("confirmed");
+        let _ = connection.close(200, "done".into()).await;
+    }
+
+    /// Publishes a stored event in its CloudEvents form.
+    pub async fn publish_event(&self, event: &StoredEvent) {
+        let body = serde_json::to_vec(&event.to_cloud_event()).expect("serializes");
+        self.publish(&event.event_type, &body).await;
+    }
+
+    /// Messages waiting in the projector's dead-letter queue.
+    pub async fn dead_letters(&self) -> u32 {
+        let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-inspector")
+            .await
+            .expect("RabbitMQ is reachable");
+        let channel = connection.create_channel().await.expect("a channel");
+        let queue = channel
+            .queue_declare(
+                format!("{}.dead-letter", self.queue).as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("the dead-letter queue exists");
+        let _ = connection.close(200, "done".into()).await;
+        queue.message_count()
+    }
+}
+
+async fn read(response: reqwest::Response) -> Response {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("a readable body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Response {
+        status,
+        headers,
+        text,
+        body,
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(Projector::Process(child)) = self.projector.as_mut() {
+            let _ = child.start_kill();
+        }
+        for service in [Some(&mut self.commands), Some(&mut self.queries)]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(stop) = service.stop.take() {
+                let _ = stop.send(());
+            }
+        }
+        if let Some(Projector::InProcess(service)) = self.projector.as_mut()
+            && let Some(stop) = service.stop.take()
+        {
+            let _ = stop.send(());
+        }
+        // Leave nothing behind: database, queues and exchanges go with the test.
+        let database = self.database.clone();
+        let queue = self.queue.clone();
+        let exchange = self.exchange.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                if let Ok(connection) =
+                    stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-cleanup").await
+                    && let Ok(channel) = connection.create_channel().await
+                {
+                    for q in [queue.clone(), format!("{queue}.dead-letter")] {
+                        let _ = channel
+                            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                            .await;
+                    }
+                    for x in [exchange.clone(), format!("{queue}.dlx")] {
+                        let _ = channel
+                            .exchange_delete(x.as_str().into(), Default::default())
+                            .await;
+                    }
+                    let _ = connection.close(200, "done".into()).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Ok(mut admin) =
+                    PgConnection::connect(&format!("{}/postgres", server_url())).await
+                {
+                    let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}

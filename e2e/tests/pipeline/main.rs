@@ -1,0 +1,6 @@
+//! The whole pipeline, end to end, on the real PostgreSQL and RabbitMQ: commands in, events
+//! relayed and projected, queries out.
+
+mod checks;
+mod read_your_writes;
+mod workload;

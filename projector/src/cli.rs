@@ -1,0 +1,62 @@
+//! The projector's command line, shared by its binary and the end-to-end tests' copy of it.
+
+use std::process::ExitCode;
+
+use stockflow_store::{amqp::redact_url, db, shutdown_signal, telemetry};
+
+use crate::{App, Cli, Command};
+
+/// The projector's command line: run, or rebuild and exit.
+pub async fn main(cli: Cli) -> ExitCode {
+    let Cli { config, command } = cli;
+    telemetry::init(config.log_format);
+    match command.unwrap_or(Command::Run) {
+        Command::Run => {
+            tracing::info!(
+                database = %redact_url(&config.database_url),
+                broker = %redact_url(&config.amqp_url),
+                queue = %config.projector_queue,
+                "starting projector"
+            );
+            let app = match App::build(config).await {
+                Ok(app) => app,
+                Err(error) => {
+                    tracing::error!(%error, "projector cannot start");
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(addr = %app.local_addr(), "projector listening");
+            match app.run_until(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(%error, "projector failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Rebuild { batch } => {
+            let pool = match db::connect(&config.database_url, 2, config.migrate).await {
+                Ok(pool) => pool,
+                Err(error) => {
+                    tracing::error!(%error, "cannot reach the database");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match crate::rebuild::rebuild(&pool, batch).await {
+                Ok(report) => {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    tracing::info!(
+                        events = report.events,
+                        seconds = report.seconds,
+                        "read models rebuilt and swapped in"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    tracing::error!(%error, "rebuild failed; the live read models are untouched");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
