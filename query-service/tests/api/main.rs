@@ -11,4 +11,5 @@ mod orders;
 mod parameters;
 mod products;
 mod projections;
+mod rebuild;
 mod replenishments;
