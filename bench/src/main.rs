@@ -34,6 +34,21 @@ enum Scenario {
         #[arg(long, default_value_t = 1000)]
         products: usize,
     },
+    /// Place orders at a fixed rate (open loop) and measure how long each takes to become
+    /// visible in the query service: from the command's answer to a query at its position.
+    Visibility {
+        #[arg(long, default_value = "http://127.0.0.1:8081")]
+        url: String,
+        #[arg(long, default_value = "http://127.0.0.1:8082")]
+        query_url: String,
+        /// Commands per second.
+        #[arg(long, default_value_t = 500)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        products: usize,
+    },
 }
 
 #[tokio::main]
@@ -55,20 +70,26 @@ async fn main() {
             )
             .await
         }
+        Scenario::Visibility {
+            url,
+            query_url,
+            rate,
+            seconds,
+            products,
+        } => {
+            visibility(
+                &url,
+                &query_url,
+                rate,
+                Duration::from_secs(seconds),
+                products,
+            )
+            .await
+        }
     }
 }
 
-async fn place_orders(
-    url: &str,
-    concurrency: usize,
-    measure: Duration,
-    warmup: Duration,
-    products: usize,
-) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("an HTTP client");
+async fn register_products(client: &reqwest::Client, url: &str, products: usize) {
     for i in 0..products {
         let response = client
             .post(format!("{url}/v1/products"))
@@ -85,6 +106,89 @@ async fn place_orders(
             response.status()
         );
     }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default().as_secs_f64() * 1e3
+}
+
+async fn visibility(url: &str, query_url: &str, rate: u64, measure: Duration, products: usize) {
+    let client = reqwest::Client::new();
+    register_products(&client, url, products).await;
+    let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    while start.elapsed() < measure {
+        ticker.tick().await;
+        let client = client.clone();
+        let (url, query_url) = (url.to_owned(), query_url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let sku = format!("BENCH-{}", rand::rng().random_range(0..products));
+            let sent = Instant::now();
+            let response = client
+                .post(format!("{url}/v1/orders"))
+                .json(&json!({"customer_id": "bench", "lines": [{"sku": sku, "quantity": 1}]}))
+                .send()
+                .await
+                .ok()?;
+            let body: serde_json::Value = response.json().await.ok()?;
+            let answered = Instant::now();
+            let id = body["order_id"].as_str()?.to_owned();
+            let position = body["position"].as_i64()?;
+            let seen = client
+                .get(format!(
+                    "{query_url}/v1/orders/{id}?min_position={position}"
+                ))
+                .send()
+                .await
+                .ok()?;
+            (seen.status().as_u16() == 200).then(|| (answered - sent, answered.elapsed()))
+        }));
+    }
+    let mut commands = Vec::new();
+    let mut lags = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        match task.await.ok().flatten() {
+            Some((command, lag)) => {
+                commands.push(command);
+                lags.push(lag);
+            }
+            None => errors += 1,
+        }
+    }
+    commands.sort();
+    lags.sort();
+    println!(
+        "{}",
+        json!({
+            "scenario": "visibility",
+            "rate": rate,
+            "seconds": measure.as_secs(),
+            "commands": commands.len(),
+            "errors": errors,
+            "command_p50_ms": percentile(&commands, 0.50),
+            "command_p99_ms": percentile(&commands, 0.99),
+            "visibility_lag_p50_ms": percentile(&lags, 0.50),
+            "visibility_lag_p99_ms": percentile(&lags, 0.99),
+        })
+    );
+}
+
+async fn place_orders(
+    url: &str,
+    concurrency: usize,
+    measure: Duration,
+    warmup: Duration,
+    products: usize,
+) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("an HTTP client");
+    register_products(&client, url, products).await;
 
     let start = Instant::now();
     let workers: Vec<_> = (0..concurrency)
@@ -129,12 +233,6 @@ async fn place_orders(
         errors += e;
     }
     latencies.sort();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     println!(
         "{}",
         json!({
@@ -144,8 +242,8 @@ async fn place_orders(
             "commands": latencies.len(),
             "errors": errors,
             "commands_per_second": latencies.len() as f64 / measure.as_secs_f64(),
-            "p50_ms": pct(0.50).as_secs_f64() * 1e3,
-            "p99_ms": pct(0.99).as_secs_f64() * 1e3,
+            "p50_ms": percentile(&latencies, 0.50),
+            "p99_ms": percentile(&latencies, 0.99),
         })
     );
 }
