@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use lapin::BasicProperties;
@@ -87,7 +88,9 @@ pub struct Stack {
     pub client: reqwest::Client,
     commands: InProcess,
     queries: InProcess,
-    projector: Option<Projector>,
+    /// Behind a lock so that a test may kill and restart it while its workload shares the
+    /// stack (`Arc<Stack>`). Never held across an await.
+    projector: Mutex<Option<Projector>>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,7 +173,7 @@ impl Stack {
                     .await;
             })
         };
-        let mut stack = Stack {
+        let stack = Stack {
             database,
             database_url,
             exchange,
@@ -178,7 +181,7 @@ impl Stack {
             client: reqwest::Client::new(),
             commands,
             queries,
-            projector: None,
+            projector: Mutex::new(None),
         };
         if options.projector {
             stack.start_projector().await;
@@ -197,27 +200,35 @@ impl Stack {
         }
     }
 
+    fn projector(&self) -> MutexGuard<'_, Option<Projector>> {
+        self.projector
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Starts the projector in this process.
-    pub async fn start_projector(&mut self) {
-        assert!(self.projector.is_none(), "a projector is running already");
+    pub async fn start_projector(&self) {
+        assert!(self.projector().is_none(), "a projector is running already");
         let app = stockflow_projector::App::build(self.projector_config())
             .await
             .expect("the projector starts");
-        self.projector = Some(Projector::InProcess(InProcess::start(
-            app.local_addr(),
-            |stopped| async move {
+        let projector =
+            Projector::InProcess(InProcess::start(app.local_addr(), |stopped| async move {
                 let _ = app
                     .run_until(async {
                         let _ = stopped.await;
                     })
                     .await;
-            },
-        )));
+            }));
+        let mut slot = self.projector();
+        assert!(slot.is_none(), "a projector is running already");
+        *slot = Some(projector);
     }
 
     /// Starts the projector as a child process of `binary`.
-    pub fn start_projector_process(&mut self, binary: &Path) {
-        assert!(self.projector.is_none(), "a projector is running already");
+    pub fn start_projector_process(&self, binary: &Path) {
+        let mut slot = self.projector();
+        assert!(slot.is_none(), "a projector is running already");
         let config = self.projector_config();
         let child = tokio::process::Command::new(binary)
             .env("DATABASE_URL", &config.database_url)
@@ -229,12 +240,13 @@ impl Stack {
             .kill_on_drop(true)
             .spawn()
             .expect("the projector process starts");
-        self.projector = Some(Projector::Process(child));
+        *slot = Some(Projector::Process(child));
     }
 
     /// Stops the projector: gracefully in this process, with SIGKILL as a process.
-    pub async fn stop_projector(&mut self) {
-        match self.projector.take() {
+    pub async fn stop_projector(&self) {
+        let projector = self.projector().take();
+        match projector {
             Some(Projector::InProcess(mut service)) => service.stop().await,
             Some(Projector::Process(mut child)) => {
                 let _ = child.kill().await;
@@ -322,6 +334,43 @@ impl Stack {
         }
     }
 
+    /// Waits until a projector consumes the stack's queue (or panics after `timeout`). It has
+    /// then declared the queue and caught up with the store, so whatever is published from
+    /// now on reaches it through RabbitMQ alone.
+    pub async fn wait_for_consumer(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // A passive declare of a queue not there yet closes the channel (and lapin may give
+            // up the connection with it): a fresh connection each time.
+            let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-inspector")
+                .await
+                .expect("RabbitMQ is reachable");
+            let channel = connection.create_channel().await.expect("a channel");
+            let consumers = channel
+                .queue_declare(
+                    self.queue.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .map(|queue| queue.consumer_count())
+                .unwrap_or(0);
+            let _ = connection.close(200, "done".into()).await;
+            if consumers > 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no projector consumes {} after {timeout:?}",
+                self.queue
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Publishes raw bytes to the stack's exchange, as if a relay had.
     pub async fn publish(&self, routing_key: &str, body: &[u8]) {
         let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-publisher")
@@ -393,7 +442,11 @@ async fn read(response: reqwest::Response) -> Response {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        if let Some(Projector::Process(child)) = self.projector.as_mut() {
+        let projector = self
+            .projector
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(Projector::Process(child)) = projector.as_mut() {
             let _ = child.start_kill();
         }
         for service in [Some(&mut self.commands), Some(&mut self.queries)]
@@ -404,7 +457,7 @@ impl Drop for Stack {
                 let _ = stop.send(());
             }
         }
-        if let Some(Projector::InProcess(service)) = self.projector.as_mut()
+        if let Some(Projector::InProcess(service)) = projector.as_mut()
             && let Some(stop) = service.stop.take()
         {
             let _ = stop.send(());

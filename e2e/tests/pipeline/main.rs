@@ -2,5 +2,8 @@
 //! relayed and projected, queries out.
 
 mod checks;
+mod crash;
+mod delivery;
 mod read_your_writes;
+mod rebuild;
 mod workload;
