@@ -200,6 +200,10 @@ struct Draft {
     template: Value,
     /// 1-based ordinal of its last event among the batch's events.
     last_event: Option<usize>,
+    /// For a refusal, the streams it was decided on. A refusal writes nothing, so no expected
+    /// version guards it: those of them that came from the cache are checked before it is
+    /// sent (another process may have moved them).
+    read: Vec<String>,
 }
 
 enum AttemptError {
@@ -287,7 +291,8 @@ impl Writer {
                 )
             })
             .collect();
-        self.ensure_loaded(wanted, &mut loaded).await?;
+        let mut cached = HashSet::new();
+        self.ensure_loaded(wanted, &mut loaded, &mut cached).await?;
 
         let mut changed: HashMap<String, Versioned> = HashMap::new();
         let mut events: Vec<NewEvent> = Vec::new();
@@ -311,7 +316,8 @@ impl Writer {
                 if missing.is_empty() {
                     break;
                 }
-                self.ensure_loaded(missing, &mut loaded).await?;
+                self.ensure_loaded(missing, &mut loaded, &mut cached)
+                    .await?;
             }
             drafts.push(Some(self.decide_one(
                 submission,
@@ -320,6 +326,9 @@ impl Writer {
                 &mut events,
             )));
         }
+
+        self.check_refusals(&drafts, &changed, &loaded, &cached)
+            .await?;
 
         let mut append = AppendBatch {
             events,
@@ -334,6 +343,7 @@ impl Writer {
                 expected_version: loaded.get(stream).map_or(0, |v| v.version),
                 new_version: after.version,
                 snapshot: after.snapshot(),
+                snapshot_schema: SNAPSHOT_SCHEMA,
             });
         }
         for (submission, draft) in batch.iter().zip(&drafts) {
@@ -351,18 +361,25 @@ impl Writer {
         let first_position = if append.events.is_empty() && append.idempotency.is_empty() {
             0
         } else {
-            match self.store.append(&append).await {
-                Ok(last) => last - i64::try_from(append.events.len()).unwrap_or(0),
+            let outcome = match self.store.append(&append).await {
+                Ok(last) => Ok(last - append.events.len() as i64),
+                // The connection may have failed after the commit: look before answering, so
+                // a committed command is not reported as failed (and retried twice over).
+                Err(AppendError::Database(e)) => match self.landed(&append).await {
+                    Some(first_position) => Ok(first_position),
+                    None => Err(AttemptError::Database(e.to_string())),
+                },
+                Err(AppendError::VersionConflict | AppendError::IdempotencyConflict) => {
+                    Err(AttemptError::Conflict)
+                }
+            };
+            match outcome {
+                Ok(first_position) => first_position,
                 Err(e) => {
                     for stream in loaded.keys() {
                         self.cache.pop(stream);
                     }
-                    return Err(match e {
-                        AppendError::VersionConflict | AppendError::IdempotencyConflict => {
-                            AttemptError::Conflict
-                        }
-                        AppendError::Database(e) => AttemptError::Database(e.to_string()),
-                    });
+                    return Err(e);
                 }
             }
         };
@@ -464,13 +481,18 @@ impl Writer {
         loaded: &HashMap<String, Versioned>,
         events: &mut Vec<NewEvent>,
     ) -> Draft {
-        let refused = |error: ApiError| Draft {
-            status: error.status(),
-            template: error.to_problem(),
-            last_event: None,
-        };
         let target = submission.command.target_stream();
         let view = View { changed, loaded };
+        let refused = |error: ApiError| {
+            let mut read = streams_needed(&submission.command, &view);
+            read.push(target.clone());
+            Draft {
+                status: error.status(),
+                template: error.to_problem(),
+                last_event: None,
+                read,
+            }
+        };
         let current = view.version(&target);
         // A command that creates its aggregate targets version 0; for the others a missing
         // aggregate is a 404, which `decide` reports.
@@ -516,6 +538,67 @@ impl Writer {
             status,
             template,
             last_event: Some(events.len()),
+            read: Vec::new(),
+        }
+    }
+
+    /// Makes sure no refusal rests on stale cached state: the streams refusals were decided
+    /// on that came from the cache (and that this batch does not write, which the append
+    /// checks anyway) must still be at the cached version. If one moved, it is dropped from
+    /// the cache and the batch is decided again.
+    async fn check_refusals(
+        &mut self,
+        drafts: &[Option<Draft>],
+        changed: &HashMap<String, Versioned>,
+        loaded: &HashMap<String, Versioned>,
+        cached: &HashSet<String>,
+    ) -> Result<(), AttemptError> {
+        let mut suspects: Vec<String> = drafts
+            .iter()
+            .flatten()
+            .flat_map(|d| &d.read)
+            .filter(|s| cached.contains(*s) && !changed.contains_key(*s))
+            .cloned()
+            .collect();
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        suspects.sort();
+        suspects.dedup();
+        let current: HashMap<String, i64> = self
+            .store
+            .stream_versions(&suspects)
+            .await?
+            .into_iter()
+            .collect();
+        let mut stale = false;
+        for stream in &suspects {
+            let now = current.get(stream).copied().unwrap_or(0);
+            if loaded.get(stream).map_or(0, |v| v.version) != now {
+                self.cache.pop(stream);
+                stale = true;
+            }
+        }
+        if stale {
+            Err(AttemptError::Conflict)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// After a failed append: whether it committed all the same (the connection dropped after
+    /// the commit), and if so the position before its first event.
+    async fn landed(&self, append: &AppendBatch) -> Option<i64> {
+        let first = append.events.first()?;
+        let lookup = self
+            .store
+            .position_of(&first.stream_id, first.stream_version, first.event_id);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await {
+            Ok(Ok(Some(position))) => {
+                tracing::warn!(position, "an append reported failure but had committed");
+                Some(position - 1)
+            }
+            _ => None,
         }
     }
 
@@ -524,6 +607,7 @@ impl Writer {
         &mut self,
         streams: Vec<String>,
         loaded: &mut HashMap<String, Versioned>,
+        from_cache: &mut HashSet<String>,
     ) -> Result<(), AttemptError> {
         let mut missing = Vec::new();
         for stream in streams {
@@ -532,7 +616,8 @@ impl Writer {
             }
             match self.cache.get(&stream) {
                 Some(cached) => {
-                    loaded.insert(stream, cached.clone());
+                    loaded.insert(stream.clone(), cached.clone());
+                    from_cache.insert(stream);
                 }
                 None => missing.push(stream),
             }

@@ -174,7 +174,10 @@ async fn session(
 
     // Whatever the queue may not hold (events from before it existed, or published while this
     // projector was away and the queue dropped them) comes from the store first.
-    catch_up(pool, health).await?;
+    if !catch_up(pool, health).await? {
+        let _ = connection.close(200, "projector stopped".into()).await;
+        return Ok(());
+    }
 
     let mut consumer = channel
         .basic_consume(
@@ -229,7 +232,7 @@ async fn session(
         if envelopes.is_empty() {
             continue;
         }
-        if !apply_with_retries(pool, &envelopes, health).await? {
+        if !project(pool, &envelopes, health).await? {
             // Stopped: the unacked messages go back to the queue with the connection.
             let _ = connection.close(200, "projector stopped".into()).await;
             return Ok(());
@@ -250,49 +253,67 @@ fn decode(delivery: &Delivery) -> Result<Envelope, String> {
     cloud_event.into_envelope().map_err(|e| e.to_string())
 }
 
-/// Applies events from the store until the read models reach its head.
-async fn catch_up(pool: &PgPool, health: &Health) -> Result<(), ConsumeError> {
+/// Applies events from the store until the read models reach its head. `Ok(false)`: the
+/// projector has stopped.
+async fn catch_up(pool: &PgPool, health: &Health) -> Result<bool, ConsumeError> {
     let head = stockflow_store::EventStore::new(pool.clone())
         .head()
         .await?;
-    loop {
-        let checkpoint = store_reader::checkpoint(pool, "read").await?;
-        health.set_position(checkpoint);
-        if checkpoint >= head || health.stopped() {
-            return Ok(());
-        }
-        // No received events: the batch is read from the store.
-        if !apply_with_retries(pool, &[], health).await? {
-            return Ok(());
-        }
+    let checkpoint = store_reader::checkpoint(pool, "read").await?;
+    health.set_position(checkpoint);
+    if checkpoint >= head {
+        return Ok(!health.stopped());
     }
+    project_to(pool, head, &[], health).await
 }
 
-/// Applies a batch, retrying what cannot be applied with backoff. Database outages are waited
-/// out by the caller's reconnect loop; `Ok(false)` means the projector has stopped.
-async fn apply_with_retries(
+/// Applies received messages: those not yet applied, and whatever the store has between the
+/// checkpoint and them. `Ok(false)`: the projector has stopped.
+async fn project(
     pool: &PgPool,
-    envelopes: &[Envelope],
+    received: &[Envelope],
+    health: &Health,
+) -> Result<bool, ConsumeError> {
+    let target = received.iter().map(|e| e.position).max().unwrap_or(0);
+    project_to(pool, target, received, health).await
+}
+
+/// Applies transactions until the read models reach `target` (or the store has nothing more
+/// to give), each transaction retried while it cannot be applied, and the projector stopped
+/// when it still cannot. Outages of the database or the broker are left to the caller's
+/// reconnect loop, however long they last: only events that cannot be applied stop it.
+async fn project_to(
+    pool: &PgPool,
+    target: i64,
+    received: &[Envelope],
     health: &Health,
 ) -> Result<bool, ConsumeError> {
     let mut delay = Duration::from_millis(200);
-    for attempt in 1..=APPLY_ATTEMPTS {
-        match apply_batch(pool, envelopes).await {
-            Ok(position) => {
-                health.set_position(position);
-                return Ok(true);
+    let mut attempt = 0;
+    loop {
+        match apply_batch(pool, received).await {
+            Ok((before, after)) => {
+                health.set_position(after);
+                attempt = 0;
+                delay = Duration::from_millis(200);
+                if after >= target || after == before {
+                    return Ok(true);
+                }
             }
-            Err(ApplyError::Database(e)) if is_connection_error(&e) => {
+            Err(ApplyError::Database(e)) if is_transient(&e) => {
                 return Err(ConsumeError::Database(e));
             }
             Err(error) => {
+                attempt += 1;
                 tracing::error!(%error, attempt, "cannot apply events; retrying");
                 if attempt == APPLY_ATTEMPTS {
                     health.stop(error.to_string());
-                    let _ = sqlx::query("UPDATE read.projections SET status = 'stopped', last_error = $1, updated_at = now()")
-                        .bind(error.to_string())
-                        .execute(pool)
-                        .await;
+                    let _ = sqlx::query(
+                        "UPDATE read.projections SET status = 'stopped', last_error = $1, updated_at = now()",
+                    )
+                    .bind(error.to_string())
+                    .execute(pool)
+                    .await;
                     tracing::error!(%error, "projector stopped: events cannot be applied; fix and restart");
                     return Ok(false);
                 }
@@ -301,27 +322,35 @@ async fn apply_with_retries(
             }
         }
     }
-    Ok(false)
 }
 
-fn is_connection_error(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
+/// Errors that say nothing about the events: the database is unreachable, restarting, busy,
+/// or chose this transaction to yield (deadlock, serialization, lock timeout). They are waited
+/// out, never a reason to stop.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
         sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
-    ) || matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            ["08", "40", "53", "55", "57", "58"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        _ => false,
+    }
 }
 
-/// Events read from the store per transaction when catching up.
-const CATCH_UP_BATCH: i64 = 5_000;
+/// Most events applied in one transaction, when read from the store.
+const STORE_BATCH: i64 = 5_000;
 
-/// One transaction: skip what is already applied, fill gaps from the store, apply, advance
-/// the checkpoint, notify the query service. With nothing received, it catches up from the
-/// store instead. Returns the new checkpoint.
-async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<i64, ApplyError> {
+/// One transaction: skip what is already applied, take what is missing from the store, apply,
+/// advance the checkpoint, notify the query service. It always ends at the end of an append
+/// transaction, so no command is ever half visible. Returns the checkpoint before and after.
+async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64), ApplyError> {
     let mut db = pool.acquire().await?;
     let mut tx = db.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
@@ -339,43 +368,44 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<i64, ApplyE
         .collect();
     fresh.sort_by_key(|e| e.position);
     fresh.dedup_by_key(|e| e.position);
-    if received.is_empty() {
-        let events =
-            store_reader::read_range(&mut tx, checkpoint, checkpoint + CATCH_UP_BATCH).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            return Ok(checkpoint);
-        };
-        model::apply(&mut tx, "read", &events).await?;
-        sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Ok(last);
-    }
-    let Some(last) = fresh.last().map(|e| e.position) else {
-        return Ok(checkpoint); // all duplicates; nothing to commit
-    };
-    let contiguous = fresh
-        .iter()
-        .enumerate()
-        .all(|(i, e)| e.position == checkpoint + 1 + i as i64);
-    let to_apply: Vec<Envelope> = if contiguous {
+    let contiguous = !fresh.is_empty()
+        && fresh
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.position == checkpoint + 1 + i as i64);
+    let mut events: Vec<Envelope> = if contiguous {
         fresh.into_iter().cloned().collect()
+    } else if received.is_empty() || !fresh.is_empty() {
+        // Catching up, or a message skipped ahead: the store has everything before it.
+        let up_to = fresh
+            .last()
+            .map_or(checkpoint + STORE_BATCH, |e| e.position);
+        if !received.is_empty() {
+            tracing::info!(checkpoint, up_to, "filling a gap from the event store");
+        }
+        store_reader::read_range(&mut tx, checkpoint, up_to.min(checkpoint + STORE_BATCH)).await?
     } else {
-        // A message skipped ahead: the store has everything up to it.
-        tracing::info!(
-            checkpoint,
-            up_to = last,
-            "filling a gap from the event store"
-        );
-        store_reader::read_range(&mut tx, checkpoint, last).await?
+        Vec::new() // all duplicates
     };
-    model::apply(&mut tx, "read", &to_apply).await?;
+    let Some(last) = events.last().map(|e| e.position) else {
+        return Ok((checkpoint, checkpoint));
+    };
+    // Finish the append transaction the last event belongs to.
+    let commit_end: i64 =
+        sqlx::query_scalar("SELECT commit_position FROM event_store.events WHERE position = $1")
+            .bind(last)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(last);
+    if commit_end > last {
+        events.extend(store_reader::read_range(&mut tx, last, commit_end).await?);
+    }
+    let last = events.last().map_or(last, |e| e.position);
+    model::apply(&mut tx, "read", &events).await?;
     sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
         .bind(last)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(last)
+    Ok((checkpoint, last))
 }

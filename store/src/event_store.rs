@@ -16,6 +16,9 @@ pub struct StreamWrite {
     pub new_version: i64,
     /// The aggregate's state at `new_version`.
     pub snapshot: serde_json::Value,
+    /// The layout `snapshot` is written in; readers rebuild from events when they do not
+    /// know it.
+    pub snapshot_schema: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +91,8 @@ pub struct StoredEvent {
     pub data: serde_json::Value,
     pub metadata: serde_json::Value,
     pub recorded_at: DateTime<Utc>,
+    /// The position of the last event of the transaction that appended this one.
+    pub commit_position: i64,
 }
 
 impl StoredEvent {
@@ -109,7 +114,8 @@ impl StoredEvent {
     }
 }
 
-const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, type_version, data, metadata, recorded_at";
+const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, type_version, data, \
+     metadata, recorded_at, commit_position";
 
 #[derive(Debug, Clone)]
 pub struct EventStore {
@@ -134,12 +140,13 @@ impl EventStore {
             idempotency,
         } = batch;
         let result = sqlx::query_scalar::<_, i64>(
-            "SELECT event_store.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            "SELECT event_store.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(streams.iter().map(|s| s.stream_id.as_str()).collect::<Vec<_>>())
         .bind(streams.iter().map(|s| s.expected_version).collect::<Vec<_>>())
         .bind(streams.iter().map(|s| s.new_version).collect::<Vec<_>>())
         .bind(streams.iter().map(|s| &s.snapshot).collect::<Vec<_>>())
+        .bind(streams.iter().map(|s| s.snapshot_schema).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.stream_version).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
@@ -203,6 +210,37 @@ impl EventStore {
         .bind(position)
         .bind(limit)
         .fetch_all(executor)
+        .await
+    }
+
+    /// The position at which the event `stream_version` of `stream_id` was stored, if it is
+    /// the event `event_id`: tells whether an append whose outcome was lost did commit.
+    pub async fn position_of(
+        &self,
+        stream_id: &str,
+        stream_version: i64,
+        event_id: Uuid,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT position FROM event_store.events WHERE stream_id = $1 AND stream_version = $2 AND event_id = $3",
+        )
+        .bind(stream_id)
+        .bind(stream_version)
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The current version of each named stream that exists.
+    pub async fn stream_versions(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT stream_id, version FROM event_store.streams WHERE stream_id = ANY($1)",
+        )
+        .bind(stream_ids)
+        .fetch_all(&self.pool)
         .await
     }
 

@@ -218,3 +218,29 @@ async fn two_command_services_on_one_store_never_oversell() {
         "exactly one relay publishes: {states:?}"
     );
 }
+
+/// A refusal writes nothing, so nothing checks the state it was decided on: one instance must
+/// not refuse on what it cached when another instance has since changed it.
+#[tokio::test]
+async fn an_instance_does_not_refuse_on_state_another_instance_changed() {
+    let first = TestApp::spawn().await;
+    let second = first.spawn_beside().await;
+    first.register("STALE", 0, "reject").await;
+
+    // The first instance caches the product with nothing available, and an absent sku.
+    first
+        .place("c", &[("STALE", 1)])
+        .await
+        .assert_problem(422, "insufficient_stock");
+    first
+        .receive("LATER", 1)
+        .await
+        .assert_problem(404, "product_not_found");
+
+    // The second instance changes both.
+    second.receive("STALE", 5).await.assert_status(200);
+    second.register("LATER", 0, "reject").await;
+
+    first.place("c", &[("STALE", 1)]).await.assert_status(201);
+    first.receive("LATER", 1).await.assert_status(200);
+}

@@ -267,3 +267,55 @@ async fn garbage_on_the_queue_is_dead_lettered_while_later_events_still_project(
     );
     assert_read_models_match_the_store(&stack).await;
 }
+
+/// A command's events are appended in one transaction; the read models never show part of
+/// one, even when only its first event arrives.
+#[tokio::test]
+async fn the_projector_never_stops_inside_a_transaction() {
+    let stack = silent_stack().await;
+    stack
+        .command(
+            "/v1/products",
+            json!({"sku": "TX", "name": "Atomic", "unit_price_cents": 500, "currency": "EUR", "initial_stock": 2, "backorder_policy": "backorder"}),
+        )
+        .await
+        .ok();
+    let order = stack
+        .command(
+            "/v1/orders",
+            json!({"customer_id": "atomic", "lines": [{"sku": "TX", "quantity": 5}]}),
+        )
+        .await;
+    let order_position = order.position();
+    let events = stack.events().await;
+    let placed = events
+        .iter()
+        .find(|e| e.event_type == "order.placed")
+        .expect("the order was placed");
+    assert!(
+        placed.commit_position > placed.position,
+        "the placement is not the last event of its transaction"
+    );
+
+    // Only the registration and the order's first event are delivered.
+    stack.publish_event(&events[0]).await;
+    stack.publish_event(placed).await;
+    stack.wait_for_projection(placed.position, WAIT).await;
+
+    assert_eq!(
+        projected(&stack).await,
+        order_position,
+        "the read models stopped inside the order's transaction"
+    );
+    let product = stack.query("/v1/products/TX").await;
+    let product = product.ok();
+    assert_eq!(
+        (
+            product["reserved"].as_i64(),
+            product["backordered"].as_i64()
+        ),
+        (Some(2), Some(3))
+    );
+    let replenishments = stack.query("/v1/replenishments?sku=TX").await;
+    assert_eq!(replenishments.ok()["items"][0]["quantity"], 4);
+}
