@@ -1,6 +1,7 @@
 //! The whole pipeline, end to end, on the real PostgreSQL and RabbitMQ: commands in, events
 //! relayed and projected, queries out.
 
+mod analysts;
 mod checks;
 mod crash;
 mod delivery;
