@@ -2,6 +2,7 @@
 //! events exchange (SPEC §4).
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -10,24 +11,48 @@ use crate::{DecodeError, Envelope, Event, Metadata};
 pub const CLOUDEVENTS_CONTENT_TYPE: &str = "application/cloudevents+json";
 pub const EVENT_SOURCE: &str = "/stockflow";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A stockflow event as published: a CloudEvents 1.0 event in structured-mode JSON, with the
+/// extensions `position`, `streamversion`, `correlationid`, `causationid` and `traceparent`.
+/// The doc comments and `schemars` attributes here become the published JSON Schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CloudEvent {
+    /// The CloudEvents specification version.
+    #[schemars(extend("const" = "1.0"))]
     pub specversion: String,
+    /// The event id (UUID v7), unique per event. Delivery is at least once: deduplicate on it.
     pub id: Uuid,
+    /// The producer.
+    #[schemars(extend("const" = "/stockflow"))]
     pub source: String,
+    /// `com.stockflow.<aggregate>.<event>.v<N>`: the event type and its type version.
     #[serde(rename = "type")]
+    #[schemars(regex(pattern = r"^com\.stockflow\.[a-z_]+\.[a-z_]+\.v[0-9]+$"))]
     pub event_type: String,
+    /// The stream the event belongs to: `product-<sku>` or `order-<order_id>`.
     pub subject: String,
+    /// When the event was recorded, RFC 3339 in UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub time: String,
+    /// The media type of `data`.
+    #[schemars(extend("const" = "application/json"))]
     pub datacontenttype: String,
+    /// The event payload; its schema depends on `type`.
     pub data: serde_json::Value,
+    /// Extension: the event's global position in the store, gap-free, in commit order.
+    #[schemars(range(min = 1))]
     pub position: i64,
+    /// Extension: the version of its stream (aggregate) this event made; the first event is 1.
+    #[schemars(range(min = 1))]
     pub streamversion: i64,
+    /// Extension: shared by every event one client interaction caused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlationid: Option<Uuid>,
+    /// Extension: the command (request) that produced this event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causationid: Option<Uuid>,
+    /// Extension: the W3C trace context of the command, when its request carried one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"))]
     pub traceparent: Option<String>,
 }
 

@@ -1,11 +1,12 @@
 //! Event payloads. Field names are the contract: renaming one is a new type version.
 //! Product events carry the product's resulting stock levels so subscribers need no call back.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What a product does when an order asks for more than is available.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum BackorderPolicy {
     /// Refuse the whole order.
@@ -15,7 +16,9 @@ pub enum BackorderPolicy {
     Backorder,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an order stands: `ready` when every line is fully reserved, else `backordered`,
+/// until it is `cancelled` or `shipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Ready,
@@ -35,7 +38,8 @@ impl OrderStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A product was registered, with its initial stock on hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductRegistered {
     pub sku: String,
     pub name: String,
@@ -47,7 +51,7 @@ pub struct ProductRegistered {
 
 /// Units arrived. Levels are those right after the receipt, before it fills any backorder
 /// (each fill follows as its own [`BackorderFilled`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReceived {
     pub sku: String,
     pub quantity: i64,
@@ -58,7 +62,8 @@ pub struct StockReceived {
     pub backordered: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A count correction: on hand changed by `delta` (signed); levels are those after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockAdjusted {
     pub sku: String,
     pub delta: i64,
@@ -68,7 +73,8 @@ pub struct StockAdjusted {
     pub available: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The unit price of later orders changed; placed orders keep theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PriceChanged {
     pub sku: String,
     pub previous_unit_price_cents: i64,
@@ -76,13 +82,14 @@ pub struct PriceChanged {
     pub currency: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Later orders for the product are refused; open orders are unaffected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductDiscontinued {
     pub sku: String,
 }
 
 /// Units of a product set aside for an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReserved {
     pub sku: String,
     pub order_id: Uuid,
@@ -93,7 +100,7 @@ pub struct StockReserved {
 }
 
 /// Units an order asked for that were not there; they wait, first in first out, for receipts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockBackordered {
     pub sku: String,
     pub order_id: Uuid,
@@ -103,7 +110,7 @@ pub struct StockBackordered {
 }
 
 /// A request to the supplier: the shortfall plus 20%, rounded up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReplenishmentRequested {
     pub sku: String,
     pub order_id: Uuid,
@@ -112,7 +119,7 @@ pub struct ReplenishmentRequested {
 }
 
 /// Received units that went to an open backorder, now reserved for its order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BackorderFilled {
     pub sku: String,
     pub order_id: Uuid,
@@ -126,7 +133,7 @@ pub struct BackorderFilled {
 }
 
 /// A cancelled order gave back its reserved units and withdrew its open backorder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReleased {
     pub sku: String,
     pub order_id: Uuid,
@@ -139,7 +146,7 @@ pub struct StockReleased {
 }
 
 /// Reserved units that left the warehouse with a shipped order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockShipped {
     pub sku: String,
     pub order_id: Uuid,
@@ -149,7 +156,9 @@ pub struct StockShipped {
     pub available: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One line of a placed order: its units reserved and backordered, at the unit price of
+/// placement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlacedLine {
     pub sku: String,
     pub quantity: i64,
@@ -158,7 +167,9 @@ pub struct PlacedLine {
     pub backordered: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An order was placed, all its lines decided together; `total_cents` is the sum of quantity
+/// times unit price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPlaced {
     pub order_id: Uuid,
     pub customer_id: String,
@@ -169,7 +180,7 @@ pub struct OrderPlaced {
 }
 
 /// Backordered units of one line were filled by a receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLineFilled {
     pub order_id: Uuid,
     pub sku: String,
@@ -179,32 +190,37 @@ pub struct OrderLineFilled {
     pub backordered: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Every line of the order is fully reserved: it can ship.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderReady {
     pub order_id: Uuid,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What one line of a cancelled order gave back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CancelledLine {
     pub sku: String,
     pub released: i64,
     pub backorder_withdrawn: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An order was cancelled: its reserved units are released and its open backorders withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCancelled {
     pub order_id: Uuid,
     pub reason: Option<String>,
     pub lines: Vec<CancelledLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Units of one sku that left with a shipped order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShippedLine {
     pub sku: String,
     pub quantity: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An order left the warehouse with a carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderShipped {
     pub order_id: Uuid,
     pub carrier: String,
