@@ -7,4 +7,5 @@ mod crash;
 mod delivery;
 mod read_your_writes;
 mod rebuild;
+mod supplier_notifier;
 mod workload;
