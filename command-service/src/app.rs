@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use stockflow_store::web::Scope;
 use stockflow_store::{EventStore, db};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -21,6 +22,8 @@ const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(48 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] stockflow_store::web::WebConfigError),
     #[error(transparent)]
     Database(#[from] db::DbError),
     #[error("cannot listen on {addr}: {source}")]
@@ -41,6 +44,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
+        config.web.validate()?;
         let pool = db::connect(
             &config.database_url,
             config.database_max_connections,
@@ -77,6 +81,8 @@ impl App {
             pool,
             relay: relay_status,
         });
+        let router = stockflow_store::metrics::instrument(router, "command-service");
+        let router = stockflow_store::web::protect(router, &config.web, Scope::CommandsWrite);
         Ok(App {
             listener,
             router,

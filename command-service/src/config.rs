@@ -1,6 +1,7 @@
 //! The command service's configuration, from environment variables or matching flags.
 
 use stockflow_store::telemetry::LogFormat;
+use stockflow_store::web::{Scope, WebConfig};
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -39,11 +40,43 @@ pub struct Config {
     pub relay: bool,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub web: WebConfig,
+}
+
+#[derive(clap::Parser)]
+#[command(
+    name = "command-service",
+    about = "stockflow's command API and event relay"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Serve the command API and relay events (the default).
+    Run,
+    /// Print a bearer token signed with AUTH_JWT_SECRET, for clients and operators.
+    Token {
+        /// Who the token is for (its `sub`); rate limits count per subject.
+        #[arg(long, default_value = "developer")]
+        subject: String,
+        /// Scopes it grants; repeat for several.
+        #[arg(long = "scope", value_enum, required = true)]
+        scopes: Vec<Scope>,
+        /// How long it stays valid.
+        #[arg(long, default_value_t = 24 * 3600)]
+        ttl_seconds: u64,
+    },
 }
 
 impl Config {
     /// The defaults, as if no variable or flag were given.
     pub fn defaults() -> Config {
-        <Config as clap::Parser>::parse_from(["command-service"])
+        <Cli as clap::Parser>::parse_from(["command-service"]).config
     }
 }

@@ -9,4 +9,4 @@ mod responses;
 mod writer;
 
 pub use app::App;
-pub use config::Config;
+pub use config::{Cli, Command, Config};

@@ -1,12 +1,29 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use stockflow_command_service::{App, Config};
+use stockflow_command_service::{App, Cli, Command};
 use stockflow_store::{amqp::redact_url, shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let Cli { config, command } = Cli::parse();
+    if let Some(Command::Token {
+        subject,
+        scopes,
+        ttl_seconds,
+    }) = command
+    {
+        let Some(secret) = config.web.auth_jwt_secret.as_deref() else {
+            eprintln!("AUTH_JWT_SECRET is not set: tokens are signed with it");
+            return ExitCode::FAILURE;
+        };
+        let ttl = std::time::Duration::from_secs(ttl_seconds);
+        println!(
+            "{}",
+            stockflow_store::web::mint_token(secret, &subject, &scopes, ttl)
+        );
+        return ExitCode::SUCCESS;
+    }
     telemetry::init(config.log_format);
     tracing::info!(
         database = %redact_url(&config.database_url),

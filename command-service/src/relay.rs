@@ -208,7 +208,12 @@ async fn session(
                 return Ok(());
             }
             tokio::select! {
-                notification = listener.recv() => { notification?; }
+                notification = listener.recv() => {
+                    // The payload is the new head: how far behind the relay now is.
+                    if let Ok(head) = notification?.payload().parse::<i64>() {
+                        metrics::gauge!("stockflow_relay_lag_events").set((head - checkpoint).max(0) as f64);
+                    }
+                }
                 () = tokio::time::sleep(IDLE_RECHECK) => {}
                 () = shutdown.cancelled() => {}
             }
@@ -225,6 +230,11 @@ async fn session(
             .await?;
         checkpoint = last;
         status.published.store(checkpoint, Ordering::Relaxed);
+        metrics::gauge!("stockflow_relay_published_position").set(checkpoint as f64);
+        if events.len() < BATCH as usize {
+            // A short read reached the head.
+            metrics::gauge!("stockflow_relay_lag_events").set(0.0);
+        }
     }
 }
 
@@ -267,8 +277,10 @@ async fn publish(
             .await
             .map_err(|_| RelayError::ConfirmTimeout(CONFIRM_TIMEOUT))??;
         if confirmation.is_nack() {
+            metrics::counter!("stockflow_relay_confirms_total", "result" => "nack").increment(1);
             return Err(RelayError::Nacked(position));
         }
+        metrics::counter!("stockflow_relay_confirms_total", "result" => "ack").increment(1);
     }
     Ok(())
 }

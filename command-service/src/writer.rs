@@ -68,6 +68,8 @@ impl WriterHandle {
         idempotency: Option<Idempotency>,
         metadata: Metadata,
     ) -> Result<Reply, ApiError> {
+        let started = std::time::Instant::now();
+        let kind = command.kind();
         let (reply, outcome) = oneshot::channel();
         let submission = Submission {
             command,
@@ -76,13 +78,23 @@ impl WriterHandle {
             metadata,
             reply,
         };
-        self.tx
-            .send(submission)
-            .await
-            .map_err(|_| ApiError::Unavailable("the writer has stopped".into()))?;
-        outcome
-            .await
-            .map_err(|_| ApiError::Unavailable("the writer dropped the command".into()))?
+        let result = match self.tx.send(submission).await {
+            Ok(()) => outcome.await.unwrap_or_else(|_| {
+                Err(ApiError::Unavailable(
+                    "the writer dropped the command".into(),
+                ))
+            }),
+            Err(_) => Err(ApiError::Unavailable("the writer has stopped".into())),
+        };
+        let status = match &result {
+            Ok(reply) => reply.status.as_u16(),
+            Err(error) => error.status().as_u16(),
+        };
+        metrics::counter!("stockflow_commands_total", "command" => kind, "status" => status.to_string())
+            .increment(1);
+        metrics::histogram!("stockflow_command_duration_seconds", "command" => kind)
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 }
 
@@ -238,6 +250,7 @@ impl Writer {
     }
 
     async fn process(&mut self, batch: Vec<Submission>) {
+        metrics::histogram!("stockflow_append_batch_size").record(batch.len() as f64);
         for attempt in 1..=MAX_ATTEMPTS {
             match self.attempt(&batch).await {
                 Ok(replies) => {
@@ -358,6 +371,8 @@ impl Writer {
             }
         }
 
+        metrics::histogram!("stockflow_append_batch_events_size")
+            .record(append.events.len() as f64);
         let first_position = if append.events.is_empty() && append.idempotency.is_empty() {
             0
         } else {

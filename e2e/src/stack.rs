@@ -25,6 +25,40 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// The secret the stack's services sign and check tokens with.
+pub const TEST_SECRET: &str = "e2e-secret-of-at-least-32-characters!!";
+
+fn web_config() -> stockflow_store::web::WebConfig {
+    stockflow_store::web::WebConfig {
+        auth_jwt_secret: Some(TEST_SECRET.into()),
+        auth_dev_mode: false,
+        rate_limit_per_second: 0,
+        request_timeout_ms: 30_000,
+    }
+}
+
+/// A client whose every request carries a token for commands and queries.
+fn authorized_client() -> reqwest::Client {
+    use stockflow_store::web::Scope;
+    let token = stockflow_store::web::mint_token(
+        TEST_SECRET,
+        "e2e",
+        &[Scope::CommandsWrite, Scope::QueriesRead],
+        Duration::from_secs(3600),
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}")
+            .parse()
+            .expect("a valid header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
+
 /// A service running in this process.
 struct InProcess {
     addr: SocketAddr,
@@ -142,6 +176,7 @@ impl Stack {
                 listen_addr: "127.0.0.1:0".into(),
                 events_exchange: exchange.clone(),
                 relay: options.relay,
+                web: web_config(),
                 ..stockflow_command_service::Config::defaults()
             };
             let app = stockflow_command_service::App::build(config)
@@ -160,6 +195,7 @@ impl Stack {
                 database_url: database_url.clone(),
                 listen_addr: "127.0.0.1:0".into(),
                 min_position_timeout_ms: options.min_position_timeout_ms,
+                web: web_config(),
                 ..stockflow_query_service::Config::defaults()
             };
             let app = stockflow_query_service::App::build(config)
@@ -178,7 +214,7 @@ impl Stack {
             database_url,
             exchange,
             queue,
-            client: reqwest::Client::new(),
+            client: authorized_client(),
             commands,
             queries,
             projector: Mutex::new(None),

@@ -68,6 +68,17 @@ impl App {
             pool: pool.clone(),
             health: health.clone(),
         });
+        // No `/v1` API here: the security headers and time limit apply, authentication has
+        // nothing to guard.
+        let router = stockflow_store::metrics::instrument(router, "projector");
+        let open = stockflow_store::web::WebConfig {
+            auth_jwt_secret: None,
+            auth_dev_mode: true,
+            rate_limit_per_second: 0,
+            request_timeout_ms: 10_000,
+        };
+        let router =
+            stockflow_store::web::protect(router, &open, stockflow_store::web::Scope::Admin);
         Ok(App {
             listener,
             router,

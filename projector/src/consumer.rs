@@ -220,6 +220,7 @@ async fn session(
                     // The store keeps the event, if there was one: nothing is lost.
                     tracing::warn!(%reason, delivery_tag = delivery.delivery_tag, "dead-lettering an undecodable message");
                     health.dead_lettered();
+                    metrics::counter!("stockflow_dead_lettered_total").increment(1);
                     delivery
                         .nack(BasicNackOptions {
                             requeue: false,
@@ -406,6 +407,18 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
         .bind(last)
         .execute(&mut *tx)
         .await?;
+    let head: i64 = sqlx::query_scalar("SELECT position FROM event_store.head")
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
+
+    metrics::histogram!("stockflow_projector_batch_events_size").record(events.len() as f64);
+    metrics::gauge!("stockflow_projector_position").set(last as f64);
+    metrics::gauge!("stockflow_projector_lag_events").set((head - last).max(0) as f64);
+    if let Some(event) = events.last() {
+        let behind = chrono::Utc::now() - event.recorded_at;
+        metrics::gauge!("stockflow_projector_lag_seconds")
+            .set(behind.num_milliseconds().max(0) as f64 / 1e3);
+    }
     Ok((checkpoint, last))
 }

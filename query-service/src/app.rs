@@ -17,6 +17,8 @@ use crate::read_models::ReadModels;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
+    Config(#[from] stockflow_store::web::WebConfigError),
+    #[error(transparent)]
     Database(#[from] db::DbError),
     /// Most likely the migrations have not run (MIGRATE=false before a migrate step).
     #[error("cannot read the read models' position: {0}")]
@@ -38,6 +40,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
+        config.web.validate()?;
         let pool = db::connect(
             &config.database_url,
             config.database_max_connections,
@@ -65,6 +68,12 @@ impl App {
             positions,
             min_position_timeout: config.min_position_timeout(),
         });
+        let router = stockflow_store::metrics::instrument(router, "query-service");
+        let router = stockflow_store::web::protect(
+            router,
+            &config.web,
+            stockflow_store::web::Scope::QueriesRead,
+        );
         Ok(App {
             listener,
             router,

@@ -35,6 +35,8 @@ pub struct Config {
     pub projection_poll_interval_ms: u64,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub web: stockflow_store::web::WebConfig,
 }
 
 impl Config {

@@ -4,7 +4,9 @@
 pub mod amqp;
 pub mod db;
 mod event_store;
+pub mod metrics;
 pub mod telemetry;
+pub mod web;
 
 pub use event_store::{
     AppendBatch, AppendError, EventStore, IdempotencyRecord, NewEvent, StoredEvent,

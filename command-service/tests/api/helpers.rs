@@ -16,8 +16,43 @@ use stockflow_command_service::{App, Config};
 use stockflow_domain::{Order, Product};
 use stockflow_events::{CloudEvent, Event};
 use stockflow_store::StoredEvent;
+use stockflow_store::web::{Scope, WebConfig, mint_token};
 use tokio::sync::oneshot;
 use uuid::Uuid;
+
+/// The secret test services sign and check tokens with.
+pub const TEST_SECRET: &str = "test-secret-of-at-least-32-characters!";
+
+/// Authentication on with the test secret; no rate limit (tests send bursts).
+pub fn test_web_config() -> WebConfig {
+    WebConfig {
+        auth_jwt_secret: Some(TEST_SECRET.into()),
+        auth_dev_mode: false,
+        rate_limit_per_second: 0,
+        request_timeout_ms: 10_000,
+    }
+}
+
+/// A client that sends a token granting `scopes` with every request.
+pub fn authorized_client(scopes: &[Scope]) -> reqwest::Client {
+    let token = mint_token(
+        TEST_SECRET,
+        "test-client",
+        scopes,
+        Duration::from_secs(3600),
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}")
+            .parse()
+            .expect("a valid header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
 
 pub fn server_url() -> String {
     std::env::var("TEST_POSTGRES_URL")
@@ -104,24 +139,36 @@ impl TestResponse {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with_web(test_web_config()).await
+    }
+
+    /// A service with these authentication and limit settings.
+    pub async fn spawn_with_web(web: WebConfig) -> TestApp {
         init_logs();
         let database = format!("stockflow_test_{}", Uuid::now_v7().simple());
         let exchange = format!("stockflow.test.{}", Uuid::now_v7().simple());
-        TestApp::start(database, exchange, true).await
+        TestApp::start(database, exchange, true, web).await
     }
 
     /// A second command service on this one's store and exchange.
     pub async fn spawn_beside(&self) -> TestApp {
-        TestApp::start(self.database.clone(), self.exchange.clone(), false).await
+        TestApp::start(
+            self.database.clone(),
+            self.exchange.clone(),
+            false,
+            test_web_config(),
+        )
+        .await
     }
 
-    async fn start(database: String, exchange: String, owner: bool) -> TestApp {
+    async fn start(database: String, exchange: String, owner: bool, web: WebConfig) -> TestApp {
         let database_url = format!("{}/{}", server_url(), database);
         let config = Config {
             database_url: database_url.clone(),
             amqp_url: amqp_url(),
             listen_addr: "127.0.0.1:0".into(),
             events_exchange: exchange.clone(),
+            web,
             ..Config::defaults()
         };
         let app = App::build(config)
@@ -138,7 +185,7 @@ impl TestApp {
         });
         TestApp {
             addr,
-            client: reqwest::Client::new(),
+            client: authorized_client(&[Scope::CommandsWrite]),
             database,
             database_url,
             exchange,
@@ -346,6 +393,11 @@ impl TestApp {
             consumer,
         }
     }
+}
+
+/// Reads a response into a `TestResponse`.
+pub async fn read_response(response: reqwest::Response) -> TestResponse {
+    read(response).await
 }
 
 async fn read(response: reqwest::Response) -> TestResponse {

@@ -8,3 +8,4 @@ mod malformed;
 mod orders;
 mod products;
 mod relay;
+mod security;

@@ -802,9 +802,18 @@ async fn a_chunked_body_over_64_kib_is_413_payload_too_large() {
     let mut stream = tokio::net::TcpStream::connect(f.app.addr)
         .await
         .expect("the service accepts connections");
-    let head = "POST /v1/products/M-1/receipts HTTP/1.1\r\nHost: test\r\n\
-                Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
-                Connection: close\r\n\r\n";
+    let token = stockflow_store::web::mint_token(
+        crate::helpers::TEST_SECRET,
+        "raw-client",
+        &[stockflow_store::web::Scope::CommandsWrite],
+        std::time::Duration::from_secs(60),
+    );
+    let head = format!(
+        "POST /v1/products/M-1/receipts HTTP/1.1\r\nHost: test\r\n\
+         Authorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+    );
     let mut request = head.as_bytes().to_vec();
     let mut body = b"{\"quantity\": 1}".to_vec();
     body.resize(80 * 1024, b' ');

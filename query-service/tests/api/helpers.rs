@@ -17,6 +17,30 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
+/// The secret test services sign and check tokens with.
+pub const TEST_SECRET: &str = "test-secret-of-at-least-32-characters!";
+
+/// A client sending a `queries:read` token with every request.
+pub fn authorized_client() -> reqwest::Client {
+    let token = stockflow_store::web::mint_token(
+        TEST_SECRET,
+        "test-client",
+        &[stockflow_store::web::Scope::QueriesRead],
+        std::time::Duration::from_secs(3600),
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}")
+            .parse()
+            .expect("a valid header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -122,6 +146,12 @@ impl TestApp {
         let mut config = Config {
             database_url: database_url.clone(),
             listen_addr: "127.0.0.1:0".into(),
+            web: stockflow_store::web::WebConfig {
+                auth_jwt_secret: Some(TEST_SECRET.into()),
+                auth_dev_mode: false,
+                rate_limit_per_second: 0,
+                request_timeout_ms: 10_000,
+            },
             ..Config::defaults()
         };
         configure(&mut config);
@@ -137,7 +167,7 @@ impl TestApp {
         });
         TestApp {
             addr,
-            client: reqwest::Client::new(),
+            client: authorized_client(),
             database,
             database_url,
             stop: Some(stop),

@@ -13,3 +13,4 @@ mod products;
 mod projections;
 mod rebuild;
 mod replenishments;
+mod security;

@@ -1,0 +1,284 @@
+//! Authentication, authorization, limits and security headers (SPEC §7).
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::json;
+use stockflow_command_service::{App, Config};
+use stockflow_store::web::{Scope, WebConfig, mint_token};
+
+use crate::helpers::{TEST_SECRET, TestApp, authorized_client, test_web_config};
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token with the given header and claims, signed with `secret` as HS256 (or not at all).
+fn forged(header: serde_json::Value, claims: serde_json::Value, secret: Option<&str>) -> String {
+    use hmac::{Hmac, Mac};
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = match secret {
+        Some(secret) => {
+            let mut mac =
+                Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+            mac.update(signing_input.as_bytes());
+            b64(&mac.finalize().into_bytes())
+        }
+        None => String::new(),
+    };
+    format!("{signing_input}.{signature}")
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+async fn receipt_with(
+    app: &TestApp,
+    authorization: Option<String>,
+) -> crate::helpers::TestResponse {
+    let mut request = reqwest::Client::new()
+        .post(app.url("/v1/products/NOPE/receipts"))
+        .json(&json!({"quantity": 1}));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    crate::helpers::read_response(request.send().await.expect("answers")).await
+}
+
+#[tokio::test]
+async fn commands_need_a_valid_token() {
+    let app = TestApp::spawn().await;
+    let valid_claims = json!({"sub": "x", "scope": "commands:write", "exp": now() + 600});
+    let hs256 = json!({"alg": "HS256", "typ": "JWT"});
+    let cases = [
+        ("no token", None),
+        ("not a bearer token", Some("Basic dXNlcjpwYXNz".to_owned())),
+        ("garbage", Some("Bearer not.a.jwt".to_owned())),
+        (
+            "wrong signature",
+            Some(format!(
+                "Bearer {}",
+                forged(
+                    hs256.clone(),
+                    valid_claims.clone(),
+                    Some("another-secret-of-32-characters!!!")
+                )
+            )),
+        ),
+        (
+            "alg none",
+            Some(format!(
+                "Bearer {}",
+                forged(
+                    json!({"alg": "none", "typ": "JWT"}),
+                    valid_claims.clone(),
+                    None
+                )
+            )),
+        ),
+        (
+            "alg HS512",
+            Some(format!(
+                "Bearer {}",
+                forged(
+                    json!({"alg": "HS512", "typ": "JWT"}),
+                    valid_claims.clone(),
+                    Some(TEST_SECRET)
+                )
+            )),
+        ),
+        (
+            "expired",
+            Some(format!(
+                "Bearer {}",
+                forged(
+                    hs256.clone(),
+                    json!({"sub": "x", "scope": "commands:write", "exp": now() - 600}),
+                    Some(TEST_SECRET)
+                )
+            )),
+        ),
+        (
+            "no expiry",
+            Some(format!(
+                "Bearer {}",
+                forged(
+                    hs256.clone(),
+                    json!({"sub": "x", "scope": "commands:write"}),
+                    Some(TEST_SECRET)
+                )
+            )),
+        ),
+    ];
+    for (case, authorization) in cases {
+        let response = receipt_with(&app, authorization).await;
+        response.assert_problem(401, "unauthorized");
+        assert_eq!(
+            response.header("www-authenticate"),
+            Some("Bearer"),
+            "{case}"
+        );
+    }
+    // The same forging code with the right secret is accepted: the refusals above are real.
+    let good = forged(hs256, valid_claims, Some(TEST_SECRET));
+    receipt_with(&app, Some(format!("Bearer {good}")))
+        .await
+        .assert_problem(404, "product_not_found");
+}
+
+#[tokio::test]
+async fn a_token_without_the_scope_is_forbidden_and_admin_may_do_anything() {
+    let app = TestApp::spawn().await;
+    let read_only = mint_token(
+        TEST_SECRET,
+        "analyst",
+        &[Scope::QueriesRead],
+        Duration::from_secs(60),
+    );
+    let response = receipt_with(&app, Some(format!("Bearer {read_only}"))).await;
+    let problem = response.assert_problem(403, "forbidden");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("commands:write")
+    );
+
+    let admin = authorized_client(&[Scope::Admin]);
+    let registered = admin
+        .post(app.url("/v1/products"))
+        .json(&json!({"sku": "ADM", "name": "n", "unit_price_cents": 1, "currency": "EUR"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(registered.status(), 201);
+}
+
+#[tokio::test]
+async fn health_and_metrics_need_no_token_and_every_answer_has_the_security_headers() {
+    let app = TestApp::spawn().await;
+    app.register("SEC-1", 1, "reject").await;
+    let anonymous = reqwest::Client::new();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = anonymous.get(app.url(path)).send().await.expect("answers");
+        // Readiness may still be 503 while the relay connects; what matters is no 401.
+        assert!(
+            matches!(response.status().as_u16(), 200 | 503),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    let metrics = anonymous
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("stockflow_http_request_duration_seconds"),
+        "no request latency in:\n{metrics}"
+    );
+    assert!(
+        metrics.contains("stockflow_commands_total"),
+        "no command counter in:\n{metrics}"
+    );
+
+    let success = app.receive("SEC-1", 1).await;
+    let refusal = receipt_with(&app, None).await;
+    let health = crate::helpers::read_response(
+        anonymous
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await;
+    for response in [success, refusal, health] {
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(response.header("cache-control"), Some("no-store"));
+        assert_eq!(
+            response.header("content-security-policy"),
+            Some("frame-ancestors 'none'")
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_token_is_rate_limited_on_its_own() {
+    let app = TestApp::spawn_with_web(WebConfig {
+        rate_limit_per_second: 5,
+        ..test_web_config()
+    })
+    .await;
+    let busy = authorized_client(&[Scope::CommandsWrite]);
+    let mut limited = None;
+    for _ in 0..40 {
+        let response = busy
+            .post(app.url("/v1/products/NOPE/receipts"))
+            .json(&json!({"quantity": 1}))
+            .send()
+            .await
+            .expect("answers");
+        if response.status() == 429 {
+            limited = Some(crate::helpers::read_response(response).await);
+            break;
+        }
+    }
+    let limited = limited.expect("a burst of 40 at 5/s is limited");
+    limited.assert_problem(429, "rate_limited");
+    let retry_after: u64 = limited
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After");
+    assert!(retry_after >= 1);
+
+    // Another token is not held back by the first one's burst.
+    let other = mint_token(
+        TEST_SECRET,
+        "another-client",
+        &[Scope::CommandsWrite],
+        Duration::from_secs(60),
+    );
+    receipt_with(&app, Some(format!("Bearer {other}")))
+        .await
+        .assert_problem(404, "product_not_found");
+}
+
+#[tokio::test]
+async fn the_service_refuses_to_start_without_a_secret_unless_in_development_mode() {
+    let config = |web: WebConfig| Config {
+        database_url: format!("{}/stockflow_never_created", crate::helpers::server_url()),
+        listen_addr: "127.0.0.1:0".into(),
+        web,
+        ..Config::defaults()
+    };
+    let no_secret = WebConfig {
+        auth_jwt_secret: None,
+        ..test_web_config()
+    };
+    let refused = App::build(config(no_secret)).await;
+    assert!(matches!(
+        refused,
+        Err(stockflow_command_service::app::StartupError::Config(_))
+    ));
+
+    let dev = TestApp::spawn_with_web(WebConfig {
+        auth_jwt_secret: None,
+        auth_dev_mode: true,
+        ..test_web_config()
+    })
+    .await;
+    receipt_with(&dev, None)
+        .await
+        .assert_problem(404, "product_not_found");
+}
