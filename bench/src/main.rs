@@ -13,6 +13,29 @@ use serde_json::json;
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
+    /// Bearer token sent with every request (commands:write, and queries:read for the
+    /// visibility scenario); `command-service token --scope admin` makes one. Services under
+    /// load should run with RATE_LIMIT_PER_SECOND=0.
+    #[arg(long, env = "STOCKFLOW_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+}
+
+static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// An HTTP client that sends the token, if one was given, with every request.
+fn client(pool: usize) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(Some(token)) = TOKEN.get() {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("a token is a valid header value"),
+        );
+    }
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(pool)
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 #[derive(Subcommand)]
@@ -53,7 +76,9 @@ enum Scenario {
 
 #[tokio::main]
 async fn main() {
-    match Cli::parse().scenario {
+    let cli = Cli::parse();
+    let _ = TOKEN.set(cli.token);
+    match cli.scenario {
         Scenario::PlaceOrders {
             url,
             concurrency,
@@ -114,7 +139,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn visibility(url: &str, query_url: &str, rate: u64, measure: Duration, products: usize) {
-    let client = reqwest::Client::new();
+    let client = client(64);
     register_products(&client, url, products).await;
     let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -184,10 +209,7 @@ async fn place_orders(
     warmup: Duration,
     products: usize,
 ) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("an HTTP client");
+    let client = client(concurrency);
     register_products(&client, url, products).await;
 
     let start = Instant::now();
