@@ -225,7 +225,21 @@ impl Stack {
         stack
     }
 
-    fn projector_config(&self) -> stockflow_projector::Config {
+    /// A command service configuration on this stack's store and exchange, for a second
+    /// instance beside the stack's own.
+    pub fn command_config(&self) -> stockflow_command_service::Config {
+        stockflow_command_service::Config {
+            database_url: self.database_url.clone(),
+            amqp_url: amqp_url(),
+            listen_addr: "127.0.0.1:0".into(),
+            events_exchange: self.exchange.clone(),
+            web: web_config(),
+            ..stockflow_command_service::Config::defaults()
+        }
+    }
+
+    /// The projector configuration on this stack's store, exchange and queue.
+    pub fn projector_config(&self) -> stockflow_projector::Config {
         stockflow_projector::Config {
             database_url: self.database_url.clone(),
             amqp_url: amqp_url(),

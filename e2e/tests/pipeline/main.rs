@@ -7,5 +7,6 @@ mod crash;
 mod delivery;
 mod read_your_writes;
 mod rebuild;
+mod scale_out;
 mod supplier_notifier;
 mod workload;
