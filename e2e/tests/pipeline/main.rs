@@ -7,6 +7,7 @@ mod crash;
 mod delivery;
 mod read_your_writes;
 mod rebuild;
+mod roles;
 mod scale_out;
 mod supplier_notifier;
 mod workload;

@@ -1,0 +1,455 @@
+//! Least privilege (migrations/20261121000004_roles.sql, docs/operations.md): each
+//! component's role may do what its service does and is refused the rest, and the services
+//! run under them, rebuild included.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lapin::options::QueueDeleteOptions;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use stockflow_store::web::{Scope, WebConfig, mint_token};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+fn server_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+const SECRET: &str = "roles-secret-of-at-least-32-characters!";
+
+fn web_config() -> WebConfig {
+    WebConfig {
+        auth_jwt_secret: Some(SECRET.into()),
+        auth_dev_mode: false,
+        rate_limit_per_second: 0,
+        request_timeout_ms: 30_000,
+    }
+}
+
+/// `url`, with its sessions acting as `role` from the start: what a login user whose `role`
+/// setting names the component's role gets in a deployment (docs/operations.md).
+fn as_role(url: &str, role: &str) -> String {
+    format!("{url}?options[role]={role}")
+}
+
+/// A database of this test's own, migrated by its owner as the migrate step does; dropped
+/// with the test.
+struct Database {
+    name: String,
+    url: String,
+}
+
+impl Database {
+    async fn migrated() -> Database {
+        stockflow_store::telemetry::init_test();
+        let name = format!("stockflow_e2e_{}", Uuid::now_v7().simple());
+        let url = format!("{}/{}", server_url(), name);
+        stockflow_store::db::connect(&url, 1, true)
+            .await
+            .expect("the owner migrates the database")
+            .close()
+            .await;
+        Database { name, url }
+    }
+
+    async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .expect("PostgreSQL is reachable")
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                if let Ok(mut admin) =
+                    PgConnection::connect(&format!("{}/postgres", server_url())).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// Runs `sql` (one or more statements) and undoes whatever it did, so that each probe
+/// starts from the same state.
+async fn attempt(db: &mut PgConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::query("SAVEPOINT probe")
+        .execute(&mut *db)
+        .await
+        .expect("a savepoint");
+    let outcome = sqlx::raw_sql(sql).execute(&mut *db).await.map(|_| ());
+    sqlx::query("ROLLBACK TO SAVEPOINT probe")
+        .execute(&mut *db)
+        .await
+        .expect("rolled back");
+    outcome
+}
+
+/// As `role`, every statement of `allowed` runs and every one of `refused` is denied
+/// (SQLSTATE 42501, insufficient privilege).
+async fn check_role(db: &Database, role: &str, allowed: &[&'static str], refused: &[&'static str]) {
+    let mut conn = db.connect().await;
+    let mut tx = conn.begin().await.expect("a transaction");
+    sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL ROLE {role}")))
+        .execute(&mut *tx)
+        .await
+        .expect("the role exists");
+    for sql in allowed {
+        if let Err(error) = attempt(&mut tx, sql).await {
+            panic!("{role} cannot run `{sql}`: {error}");
+        }
+    }
+    for sql in refused {
+        let outcome = attempt(&mut tx, sql).await;
+        assert_eq!(
+            outcome.as_ref().err().and_then(sqlstate).as_deref(),
+            Some("42501"),
+            "{role} was not refused `{sql}`: {outcome:?}"
+        );
+    }
+}
+
+/// One command's worth of writes through the event store's append function: a new stream,
+/// its first event and an idempotency key.
+const APPEND: &str = "SELECT event_store.append(
+    ARRAY['probe-1'], ARRAY[0::bigint], ARRAY[1::bigint], ARRAY['{}'::jsonb], ARRAY[1],
+    ARRAY['probe-1'], ARRAY[1::bigint], ARRAY[gen_random_uuid()], ARRAY['probe.happened'],
+    ARRAY[1], ARRAY['{}'::jsonb], ARRAY['{}'::jsonb],
+    ARRAY['probe-key'], ARRAY['\\x00'::bytea], ARRAY[201::smallint], ARRAY['{}'], ARRAY[1])";
+
+#[tokio::test]
+async fn the_command_role_writes_the_event_store_and_cannot_touch_the_read_models() {
+    let db = Database::migrated().await;
+    check_role(
+        &db,
+        "stockflow_command",
+        &[
+            APPEND,
+            "SELECT stream_id, version, snapshot, snapshot_schema FROM event_store.streams",
+            "SELECT position, commit_position, data FROM event_store.events",
+            "SELECT position FROM event_store.head",
+            "SELECT key, request_hash, status, body, position FROM event_store.idempotency_keys",
+            "DELETE FROM event_store.idempotency_keys WHERE created_at < now() - make_interval(secs => 172800)",
+            "INSERT INTO event_store.relay_checkpoints (name, position) VALUES ('probe', 0) ON CONFLICT DO NOTHING;
+             UPDATE event_store.relay_checkpoints SET position = 1, updated_at = now() WHERE name = 'probe';
+             SELECT position FROM event_store.relay_checkpoints WHERE name = 'probe'",
+        ],
+        &[
+            "SELECT count(*) FROM read.products",
+            "SELECT count(*) FROM read.projections",
+            "UPDATE read.products SET on_hand = 0",
+            "INSERT INTO read.projections (name) VALUES ('mine')",
+            // Events are immutable once appended.
+            "UPDATE event_store.events SET data = '{}'",
+            "DELETE FROM event_store.events",
+            "TRUNCATE event_store.streams",
+            "CREATE TABLE event_store.scratch (x int)",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_projector_role_reads_the_events_and_owns_the_read_models() {
+    let db = Database::migrated().await;
+    check_role(
+        &db,
+        "stockflow_projector",
+        &[
+            "SELECT position, stream_id, data, commit_position FROM event_store.events ORDER BY position LIMIT 10",
+            "SELECT position FROM event_store.head",
+            "SELECT position FROM read.projections WHERE name = 'products' FOR UPDATE",
+            "INSERT INTO read.products (sku, name, unit_price_cents, currency, backorder_policy, status,
+                 on_hand, reserved, available, backordered, version, updated_at)
+             VALUES ('P-1', 'n', 100, 'EUR', 'reject', 'active', 1, 0, 1, 0, 1, now());
+             UPDATE read.products SET on_hand = 2, available = 2 WHERE sku = 'P-1';
+             DELETE FROM read.products WHERE sku = 'P-1'",
+            "UPDATE read.projections SET position = 0, status = 'running', last_error = NULL, updated_at = now()",
+            // What `projector rebuild` does: fresh tables in a schema of its own, swapped in.
+            "DROP SCHEMA IF EXISTS read_next CASCADE;
+             CREATE SCHEMA read_next;
+             CREATE TABLE read_next.products (LIKE read.products INCLUDING ALL);
+             ALTER SCHEMA read RENAME TO read_old;
+             ALTER SCHEMA read_next RENAME TO read;
+             GRANT USAGE ON SCHEMA read TO stockflow_analyst;
+             DROP SCHEMA read_old CASCADE",
+        ],
+        &[
+            "INSERT INTO event_store.relay_checkpoints (name, position) VALUES ('mine', 0)",
+            "UPDATE event_store.head SET position = position + 1",
+            "DELETE FROM event_store.events",
+            "UPDATE event_store.events SET data = '{}'",
+            "SELECT count(*) FROM event_store.streams",
+            "SELECT count(*) FROM event_store.idempotency_keys",
+            APPEND,
+            "CREATE TABLE event_store.scratch (x int)",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_query_role_reads_the_read_models_and_the_head_only() {
+    let db = Database::migrated().await;
+    check_role(
+        &db,
+        "stockflow_query",
+        &[
+            "SELECT count(*) FROM read.products",
+            "SELECT count(*) FROM read.orders",
+            "SELECT count(*) FROM read.order_lines",
+            "SELECT count(*) FROM read.customers",
+            "SELECT count(*) FROM read.customer_lifetime_values",
+            "SELECT count(*) FROM read.daily_sales",
+            "SELECT count(*) FROM read.daily_sku_sales",
+            "SELECT count(*) FROM read.replenishments",
+            "SELECT name, position, status, last_error, updated_at FROM read.projections",
+            "SELECT position FROM event_store.head",
+        ],
+        &[
+            "SELECT count(*) FROM event_store.events",
+            "SELECT count(*) FROM event_store.streams",
+            "SELECT count(*) FROM event_store.idempotency_keys",
+            "UPDATE event_store.head SET position = 0",
+            "UPDATE read.products SET on_hand = 0",
+            "INSERT INTO read.projections (name) VALUES ('mine')",
+            "DELETE FROM read.orders",
+            "CREATE TABLE read.scratch (x int)",
+            "ALTER SCHEMA read RENAME TO mine",
+            APPEND,
+        ],
+    )
+    .await;
+}
+
+/// A service running in this process until told to stop.
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+macro_rules! start {
+    ($app:expr) => {{
+        let app = $app;
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = app
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Running { addr, stop, task }
+    }};
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("the service answers");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_services_run_under_their_roles_through_a_rebuild() {
+    let db = Database::migrated().await;
+    let id = Uuid::now_v7().simple().to_string();
+    let exchange = format!("stockflow.e2e.{id}");
+    let queue = format!("stockflow.e2e.{id}.projector");
+
+    let commands = start!(
+        stockflow_command_service::App::build(stockflow_command_service::Config {
+            database_url: as_role(&db.url, "stockflow_command"),
+            amqp_url: amqp_url(),
+            listen_addr: "127.0.0.1:0".into(),
+            events_exchange: exchange.clone(),
+            migrate: false,
+            web: web_config(),
+            ..stockflow_command_service::Config::defaults()
+        })
+        .await
+        .expect("the command service starts as stockflow_command")
+    );
+    let projector = start!(
+        stockflow_projector::App::build(stockflow_projector::Config {
+            database_url: as_role(&db.url, "stockflow_projector"),
+            amqp_url: amqp_url(),
+            listen_addr: "127.0.0.1:0".into(),
+            events_exchange: exchange.clone(),
+            projector_queue: queue.clone(),
+            migrate: false,
+            ..stockflow_projector::Config::defaults()
+        })
+        .await
+        .expect("the projector starts as stockflow_projector")
+    );
+    let queries = start!(
+        stockflow_query_service::App::build(stockflow_query_service::Config {
+            database_url: as_role(&db.url, "stockflow_query"),
+            listen_addr: "127.0.0.1:0".into(),
+            migrate: false,
+            min_position_timeout_ms: 10_000,
+            web: web_config(),
+            ..stockflow_query_service::Config::defaults()
+        })
+        .await
+        .expect("the query service starts as stockflow_query")
+    );
+    let token = mint_token(
+        SECRET,
+        "roles",
+        &[Scope::CommandsWrite, Scope::QueriesRead],
+        Duration::from_secs(3600),
+    );
+    let client = reqwest::Client::new();
+    let command = |path: &str, body: Value| {
+        send(
+            client
+                .post(format!("http://{}{path}", commands.addr))
+                .bearer_auth(&token)
+                .json(&body),
+        )
+    };
+    let query = |path: &str| {
+        send(
+            client
+                .get(format!("http://{}{path}", queries.addr))
+                .bearer_auth(&token),
+        )
+    };
+
+    // Commands in, relayed, projected and read back, each service under its own role.
+    let (status, registered) = command(
+        "/v1/products",
+        json!({"sku": "RO-1", "name": "Roles", "unit_price_cents": 250, "currency": "EUR",
+               "initial_stock": 5}),
+    )
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    let (status, placed) = command(
+        "/v1/orders",
+        json!({"customer_id": "c-roles", "lines": [{"sku": "RO-1", "quantity": 2}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{placed}");
+    let (status, product) = query(&format!(
+        "/v1/products/RO-1?min_position={}",
+        placed["position"]
+    ))
+    .await;
+    assert_eq!(status, 200, "{product}");
+    assert_eq!(product["reserved"], 2);
+    let (status, projections) = query("/v1/projections").await;
+    assert_eq!(status, 200, "the query role reads the head: {projections}");
+    assert_eq!(projections["head"], placed["position"]);
+
+    // The projector's credentials rebuild the read models and swap them in.
+    let rebuilder =
+        stockflow_store::db::connect(&as_role(&db.url, "stockflow_projector"), 2, false)
+            .await
+            .expect("the projector's role connects");
+    let report = stockflow_projector::rebuild::rebuild(&rebuilder, 100)
+        .await
+        .expect("the projector's role rebuilds the read models");
+    assert_eq!(report.position, placed["position"].as_i64().unwrap_or(-1));
+    rebuilder.close().await;
+    let mut owner = db.connect().await;
+    let owners: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT relowner::regrole::text FROM pg_class
+          WHERE relnamespace = 'read'::regnamespace AND relkind = 'r'
+         UNION SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'read'",
+    )
+    .fetch_all(&mut owner)
+    .await
+    .expect("the catalog is readable");
+    assert_eq!(owners, ["stockflow_projector"]);
+
+    // The swapped-in tables: the query service reads them, the live projector writes them.
+    let (status, customer) = query("/v1/customers/c-roles").await;
+    assert_eq!(
+        status, 200,
+        "the query role reads the rebuilt tables: {customer}"
+    );
+    assert_eq!(customer["order_count"], 1);
+    let (status, received) = command("/v1/products/RO-1/receipts", json!({"quantity": 3})).await;
+    assert_eq!(status, 200, "{received}");
+    let (status, product) = query(&format!(
+        "/v1/products/RO-1?min_position={}",
+        received["position"]
+    ))
+    .await;
+    assert_eq!(
+        status, 200,
+        "the projector writes the rebuilt tables: {product}"
+    );
+    assert_eq!(product["on_hand"], 8);
+
+    // And the analysts still read them.
+    let mut tx = owner.begin().await.expect("a transaction");
+    sqlx::query("SET LOCAL ROLE stockflow_analyst")
+        .execute(&mut *tx)
+        .await
+        .expect("the role exists");
+    let on_hand: i64 = sqlx::query_scalar("SELECT on_hand FROM read.products WHERE sku = 'RO-1'")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("analysts read the rebuilt tables");
+    assert_eq!(on_hand, 8);
+    drop(tx);
+
+    for service in [queries, projector, commands] {
+        service.stop().await;
+    }
+    if let Ok(connection) =
+        stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-cleanup").await
+        && let Ok(channel) = connection.create_channel().await
+    {
+        for q in [queue.clone(), format!("{queue}.dead-letter")] {
+            let _ = channel
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        for x in [exchange.clone(), format!("{queue}.dlx")] {
+            let _ = channel
+                .exchange_delete(x.as_str().into(), Default::default())
+                .await;
+        }
+        let _ = connection.close(200, "done".into()).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
