@@ -412,6 +412,17 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
         .await?;
     tx.commit().await?;
 
+    for event in &events {
+        // The ids tie the projection of an event back to the request that caused it.
+        tracing::debug!(
+            position = event.position,
+            event = %event.event.event_type(),
+            correlation_id = ?event.metadata.correlation_id,
+            causation_id = ?event.metadata.causation_id,
+            traceparent = ?event.metadata.traceparent,
+            "projected"
+        );
+    }
     metrics::histogram!("stockflow_projector_batch_events_size").record(events.len() as f64);
     metrics::gauge!("stockflow_projector_position").set(last as f64);
     metrics::gauge!("stockflow_projector_lag_events").set((head - last).max(0) as f64);

@@ -17,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+const REQUEST_ID: &str = "x-request-id";
+
 /// Authentication and request limits, from the environment or flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WebConfig {
@@ -193,16 +195,34 @@ pub fn protect(router: Router, config: &WebConfig, required: Scope) -> Router {
     router.layer(middleware::from_fn_with_state(guard, guard_request))
 }
 
-async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
-    let mut response = if request.uri().path().starts_with("/v1/") {
-        match authorize(&guard, &request) {
-            Ok(()) => run_with_timeout(&guard, request, next).await,
-            Err(refusal) => refusal,
-        }
-    } else {
-        run_with_timeout(&guard, request, next).await
-    };
+async fn guard_request(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+    // Every request has an id: the caller's (a UUID) or a new one. It is answered back, set on
+    // the request's log span, and the command service records it as its events' causation id.
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok())
+        .unwrap_or_else(uuid::Uuid::now_v7);
+    let id_header = HeaderValue::from_str(&request_id.to_string()).expect("a UUID is a valid header value");
+    request.headers_mut().insert(REQUEST_ID, id_header.clone());
+    let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %request.uri().path());
+    let mut response = tracing::Instrument::instrument(
+        async move {
+            if request.uri().path().starts_with("/v1/") {
+                match authorize(&guard, &request) {
+                    Ok(()) => run_with_timeout(&guard, request, next).await,
+                    Err(refusal) => refusal,
+                }
+            } else {
+                run_with_timeout(&guard, request, next).await
+            }
+        },
+        span,
+    )
+    .await;
     let headers = response.headers_mut();
+    headers.insert(REQUEST_ID, id_header);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

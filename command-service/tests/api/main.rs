@@ -9,3 +9,4 @@ mod orders;
 mod products;
 mod relay;
 mod security;
+mod shutdown;

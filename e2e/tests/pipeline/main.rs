@@ -9,5 +9,6 @@ mod read_your_writes;
 mod rebuild;
 mod roles;
 mod scale_out;
+mod shutdown;
 mod supplier_notifier;
 mod workload;
