@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
+mod openapi;
 pub mod relay;
 mod responses;
 mod writer;

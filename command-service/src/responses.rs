@@ -154,3 +154,170 @@ pub(crate) fn replay(record: &StoredIdempotency) -> Reply {
         replayed: true,
     }
 }
+
+// The success bodies above, as schemas for the OpenAPI document. They are never built: the
+// bodies are rendered from `json!` so that a replay is byte for byte the original. A test
+// (tests/api/openapi.rs) holds real responses to exactly these keys.
+
+/// 201 of POST /v1/products.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct ProductRegistered {
+    sku: String,
+    /// Version of the product's stream after the command.
+    version: i64,
+    /// Global position of the last event written: pass it as `min_position` to the query API.
+    position: i64,
+}
+
+/// A backordered order line that a receipt filled.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct BackorderFill {
+    order_id: uuid::Uuid,
+    quantity: i64,
+}
+
+/// 200 of POST /v1/products/{sku}/receipts.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct StockReceived {
+    sku: String,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
+    backordered: i64,
+    /// Backorders filled by this receipt, oldest first.
+    filled: Vec<BackorderFill>,
+    /// Orders that this receipt left with nothing backordered.
+    orders_ready: Vec<uuid::Uuid>,
+    version: i64,
+    position: i64,
+}
+
+/// 200 of POST /v1/products/{sku}/adjustments.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct StockAdjusted {
+    sku: String,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
+    version: i64,
+    position: i64,
+}
+
+/// 200 of POST /v1/products/{sku}/price.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct PriceChanged {
+    sku: String,
+    unit_price_cents: i64,
+    version: i64,
+    position: i64,
+}
+
+/// 200 of POST /v1/products/{sku}/discontinue.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct ProductDiscontinued {
+    sku: String,
+    #[schema(inline)]
+    status: DiscontinuedStatus,
+    version: i64,
+    position: i64,
+}
+
+/// The status of an order.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) enum OrderStatus {
+    #[schema(rename = "ready")]
+    Ready,
+    #[schema(rename = "backordered")]
+    Backordered,
+    #[schema(rename = "cancelled")]
+    Cancelled,
+    #[schema(rename = "shipped")]
+    Shipped,
+}
+
+/// A line of a placed order.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct PlacedLine {
+    sku: String,
+    quantity: i64,
+    /// Units taken from stock.
+    reserved: i64,
+    /// Units waiting for a receipt.
+    backordered: i64,
+    unit_price_cents: i64,
+}
+
+/// Stock requested from suppliers for a backordered line.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct ReplenishmentRequest {
+    sku: String,
+    quantity: i64,
+}
+
+/// 201 of POST /v1/orders.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct OrderPlaced {
+    order_id: uuid::Uuid,
+    /// `ready` or `backordered`.
+    status: OrderStatus,
+    #[schema(pattern = "^[A-Z]{3}$")]
+    currency: String,
+    total_cents: i64,
+    lines: Vec<PlacedLine>,
+    replenishments: Vec<ReplenishmentRequest>,
+    version: i64,
+    position: i64,
+}
+
+/// 200 of POST /v1/orders/{order_id}/cancel.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct OrderCancelled {
+    order_id: uuid::Uuid,
+    #[schema(inline)]
+    status: CancelledStatus,
+    version: i64,
+    position: i64,
+}
+
+/// 200 of POST /v1/orders/{order_id}/ship.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct OrderShipped {
+    order_id: uuid::Uuid,
+    #[schema(inline)]
+    status: ShippedStatus,
+    version: i64,
+    position: i64,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) enum DiscontinuedStatus {
+    #[schema(rename = "discontinued")]
+    Discontinued,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) enum CancelledStatus {
+    #[schema(rename = "cancelled")]
+    Cancelled,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) enum ShippedStatus {
+    #[schema(rename = "shipped")]
+    Shipped,
+}

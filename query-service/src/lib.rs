@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 mod cursor;
 pub mod http;
+mod openapi;
 pub mod positions;
 pub mod read_models;
 

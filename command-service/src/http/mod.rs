@@ -4,8 +4,8 @@
 pub mod error;
 pub mod extract;
 mod health;
-mod orders;
-mod products;
+pub(crate) mod orders;
+pub(crate) mod products;
 
 use std::sync::Arc;
 
@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(products::router())
         .merge(orders::router())
         .merge(health::router())
+        .merge(crate::openapi::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -30,21 +30,50 @@ fn path_order_id(path: Result<Path<String>, PathRejection>) -> Result<Uuid, ApiE
     Uuid::parse_str(&raw).map_err(|_| ApiError::OrderNotFound(raw))
 }
 
-#[derive(Deserialize)]
+/// One line of PlaceOrder.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LineBody {
+#[schema(as = OrderLineRequest)]
+pub(crate) struct LineBody {
+    /// No sku may appear on two lines of an order.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 32, pattern = "^[A-Z0-9_-]{1,32}$", example = "SKU-1")]
     sku: Option<String>,
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 10_000)]
     quantity: Option<i64>,
 }
 
-#[derive(Deserialize)]
+// Fields are read as optional so that a missing one is a `validation_failed` field error, not
+// a `malformed_body`; the schema says what a valid body holds.
+/// The body of POST /v1/orders.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PlaceBody {
+#[schema(as = PlaceOrder)]
+pub(crate) struct PlaceBody {
+    /// Chosen by the client, or made by the service when absent.
+    #[schema(value_type = uuid::Uuid, required = false)]
     order_id: Option<String>,
+    /// 1 to 64 characters, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
     customer_id: Option<String>,
+    /// 1 to 100 lines, no sku twice.
+    #[schema(value_type = Vec<LineBody>, required = true, min_items = 1, max_items = 100)]
     lines: Option<Vec<Object<LineBody>>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    operation_id = "place_order",
+    summary = "Place an order, reserving stock (or backordering it)",
+    request_body = PlaceBody,
+    responses(
+        (status = 201, description = "Placed", body = crate::responses::OrderPlaced),
+        (status = 409, description = "`order_exists`: an order with this order_id exists", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_product` (`skus`), `product_discontinued` (`skus`), `currency_mismatch` (`currencies`), `insufficient_stock` (`lines`: a product with backorder_policy reject lacks stock) or `stock_overflow`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn place(
     State(app): State<AppState>,
     headers: CommandHeaders,
@@ -105,12 +134,29 @@ async fn place(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CancelBody {
+#[schema(as = CancelOrder)]
+pub(crate) struct CancelBody {
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 500)]
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{order_id}/cancel",
+    tag = "orders",
+    operation_id = "cancel_order",
+    summary = "Cancel an order, releasing its reservations",
+    params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
+    request_body(content = CancelBody, description = "`{}`, `{reason}`, or no body at all"),
+    responses(
+        (status = 200, description = "Cancelled", body = crate::responses::OrderCancelled),
+        (status = 404, description = "`order_not_found`: no order with this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_cancellable`: it has shipped or is already cancelled", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn cancel(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -141,13 +187,31 @@ async fn cancel(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ShipBody {
+#[schema(as = ShipOrder)]
+pub(crate) struct ShipBody {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
     carrier: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
     tracking_number: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{order_id}/ship",
+    tag = "orders",
+    operation_id = "ship_order",
+    summary = "Ship a ready order",
+    params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
+    request_body = ShipBody,
+    responses(
+        (status = 200, description = "Shipped", body = crate::responses::OrderShipped),
+        (status = 404, description = "`order_not_found`: no order with this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_ready` (still backordered), `order_cancelled` or `order_already_shipped`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn ship(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,

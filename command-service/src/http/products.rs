@@ -32,17 +32,57 @@ fn path_sku(path: Result<Path<String>, PathRejection>) -> Result<Sku, ApiError> 
     Sku::parse(&raw).map_err(|_| ApiError::ProductNotFound(raw))
 }
 
-#[derive(Deserialize)]
+// Fields are read as optional so that a missing one is a `validation_failed` field error, not
+// a `malformed_body`; the schema says what a valid body holds.
+/// The body of POST /v1/products.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegisterBody {
+#[schema(as = RegisterProduct)]
+pub(crate) struct RegisterBody {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 32, pattern = "^[A-Z0-9_-]{1,32}$", example = "SKU-1")]
     sku: Option<String>,
+    /// 1 to 200 characters, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 100_000_000)]
     unit_price_cents: Option<i64>,
+    /// ISO 4217 code.
+    #[schema(value_type = String, required = true, pattern = "^[A-Z]{3}$", example = "EUR")]
     currency: Option<String>,
+    #[schema(value_type = i64, required = false, minimum = 0, maximum = 1_000_000_000, default = 0)]
     initial_stock: Option<i64>,
+    /// What an order for more than is available does: refused (`reject`) or backordered.
+    #[schema(value_type = BackorderPolicyDoc, required = false, default = "reject")]
     backorder_policy: Option<String>,
 }
 
+/// The values of `backorder_policy`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = BackorderPolicy)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the handler reads the policy as text"
+)]
+pub(crate) enum BackorderPolicyDoc {
+    #[schema(rename = "reject")]
+    Reject,
+    #[schema(rename = "backorder")]
+    Backorder,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/products",
+    tag = "products",
+    operation_id = "register_product",
+    summary = "Register a product",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered", body = crate::responses::ProductRegistered),
+        (status = 409, description = "`product_exists`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn register(
     State(app): State<AppState>,
     headers: CommandHeaders,
@@ -90,13 +130,32 @@ async fn register(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReceiptBody {
+#[schema(as = ReceiveStock)]
+pub(crate) struct ReceiptBody {
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 1_000_000_000)]
     quantity: Option<i64>,
+    /// 1 to 200 characters, e.g. a delivery note.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
     reference: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/products/{sku}/receipts",
+    tag = "products",
+    operation_id = "receive_stock",
+    summary = "Receive stock, filling backorders oldest first",
+    params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
+    request_body = ReceiptBody,
+    responses(
+        (status = 200, description = "Received", body = crate::responses::StockReceived),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn receive(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -132,13 +191,33 @@ async fn receive(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdjustmentBody {
+#[schema(as = AdjustStock)]
+pub(crate) struct AdjustmentBody {
+    /// Units added (positive) or removed (negative); never zero.
+    #[schema(value_type = i64, required = true, minimum = -1_000_000_000, maximum = 1_000_000_000)]
     delta: Option<i64>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/products/{sku}/adjustments",
+    tag = "products",
+    operation_id = "adjust_stock",
+    summary = "Adjust on-hand stock (count corrections, damage)",
+    params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
+    request_body = AdjustmentBody,
+    responses(
+        (status = 200, description = "Adjusted", body = crate::responses::StockAdjusted),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`adjustment_below_reserved`: on hand would fall below the reserved units", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn adjust(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -175,12 +254,28 @@ async fn adjust(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PriceBody {
+#[schema(as = ChangePrice)]
+pub(crate) struct PriceBody {
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 100_000_000)]
     unit_price_cents: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/products/{sku}/price",
+    tag = "products",
+    operation_id = "change_price",
+    summary = "Change a product's unit price",
+    params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
+    request_body = PriceBody,
+    responses(
+        (status = 200, description = "Repriced", body = crate::responses::PriceChanged),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn change_price(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -210,10 +305,27 @@ async fn change_price(
     .await
 }
 
-#[derive(Deserialize)]
+/// No fields; an empty body reads as `{}`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DiscontinueBody {}
+#[schema(as = Discontinue)]
+pub(crate) struct DiscontinueBody {}
 
+#[utoipa::path(
+    post,
+    path = "/v1/products/{sku}/discontinue",
+    tag = "products",
+    operation_id = "discontinue_product",
+    summary = "Discontinue a product: no new orders for it",
+    params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
+    request_body(content = DiscontinueBody, description = "`{}`, or no body at all"),
+    responses(
+        (status = 200, description = "Discontinued", body = crate::responses::ProductDiscontinued),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_discontinued`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["commands:write"]))
+)]
 async fn discontinue(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,

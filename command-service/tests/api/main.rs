@@ -5,6 +5,7 @@ mod concurrency;
 mod helpers;
 mod idempotency;
 mod malformed;
+mod openapi;
 mod orders;
 mod products;
 mod relay;

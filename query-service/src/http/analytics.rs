@@ -20,6 +20,27 @@ pub fn router() -> Router<AppState> {
 
 /// `from` and `to` are inclusive days, each optional (no bound on that side); `group_by`
 /// defaults to `day`; `currency` narrows to one currency.
+#[utoipa::path(
+    get,
+    path = "/v1/analytics/sales",
+    tag = "analytics",
+    operation_id = "sales",
+    summary = "Sales over non-cancelled orders, by UTC placement day or by sku",
+    params(
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First day, inclusive (`YYYY-MM-DD`)"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last day, inclusive (`YYYY-MM-DD`); not before from"),
+        ("group_by" = Option<crate::openapi::SalesGrouping>, Query, description = "`day` (the default) or `sku`"),
+        ("currency" = Option<String>, Query, pattern = "^[A-Z]{3}$", description = "Only sales in this currency"),
+        ("Accept" = Option<String>, Header, description = "`text/csv` (preferred over JSON by RFC 9110 negotiation) gives the rows as CSV with a header line"),
+    ),
+    responses(
+        (status = 200, description = "The rows", content(
+            (crate::openapi::Sales = "application/json"),
+            (String = "text/csv", example = "day,currency,orders,units,revenue_cents\n2026-11-21,EUR,2,5,5000\n"),
+        )),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn sales(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,

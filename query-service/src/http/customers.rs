@@ -14,6 +14,19 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/customers/{customer_id}", get(show))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{customer_id}",
+    tag = "customers",
+    operation_id = "get_customer",
+    summary = "A customer's order counts and lifetime value",
+    params(("customer_id" = String, Path, description = "The customer_id its orders were placed with")),
+    responses(
+        (status = 200, description = "The customer", body = crate::openapi::Customer),
+        (status = 404, description = "`customer_not_found`: no order names this customer", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn show(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,

@@ -2,16 +2,16 @@
 //! read models' rows to the documented shapes. Every answer passes through the consistency
 //! layer, which waits for `min_position` and stamps `X-Projection-Position`.
 
-mod analytics;
+pub(crate) mod analytics;
 mod consistency;
-mod customers;
+pub(crate) mod customers;
 pub mod error;
 mod health;
-mod orders;
+pub(crate) mod orders;
 pub mod params;
-mod products;
-mod projections;
-mod replenishments;
+pub(crate) mod products;
+pub(crate) mod projections;
+pub(crate) mod replenishments;
 
 use std::time::Duration;
 
@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(replenishments::router())
         .merge(projections::router())
         .merge(health::router())
+        .merge(crate::openapi::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(

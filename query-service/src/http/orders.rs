@@ -27,6 +27,19 @@ pub fn router() -> Router<AppState> {
         .route("/v1/orders/{order_id}", get(show))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{order_id}",
+    tag = "orders",
+    operation_id = "get_order",
+    summary = "An order with its lines",
+    params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The order", body = crate::openapi::Order),
+        (status = 404, description = "`order_not_found`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn show(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -43,6 +56,25 @@ async fn show(
         .ok_or(ApiError::OrderNotFound(raw))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    operation_id = "list_orders",
+    summary = "Orders, newest first",
+    params(
+        ("customer_id" = Option<String>, Query, min_length = 1, max_length = 64, description = "Only this customer's orders"),
+        ("status" = Option<crate::openapi::OrderStatus>, Query, description = "Only orders with this status"),
+        ("placed_from" = Option<String>, Query, description = "Placed at or after: a date `YYYY-MM-DD` (its start, UTC) or an RFC 3339 instant"),
+        ("placed_to" = Option<String>, Query, description = "Placed at or before: a date `YYYY-MM-DD` (all of it, UTC) or an RFC 3339 instant; not before placed_from"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
+        ("cursor" = Option<String>, Query, description = "Opaque: the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of orders", body = crate::openapi::OrderPage),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn list(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,

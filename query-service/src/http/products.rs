@@ -18,6 +18,19 @@ pub fn router() -> Router<AppState> {
         .route("/v1/products/{sku}", get(show))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/products/{sku}",
+    tag = "products",
+    operation_id = "get_product",
+    summary = "A product and its stock",
+    params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
+    responses(
+        (status = 200, description = "The product", body = crate::openapi::Product),
+        (status = 404, description = "`product_not_found`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn show(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -37,6 +50,23 @@ async fn show(
         .ok_or(ApiError::ProductNotFound(sku))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/products",
+    tag = "products",
+    operation_id = "list_products",
+    summary = "The catalogue, by sku",
+    params(
+        ("status" = Option<crate::openapi::ProductStatus>, Query, description = "Only products with this status"),
+        ("max_available" = Option<i64>, Query, minimum = 0, description = "Only products with at most this many available (a non-negative integer)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
+        ("cursor" = Option<String>, Query, description = "Opaque: the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of products", body = crate::openapi::ProductPage),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn list(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,

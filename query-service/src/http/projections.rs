@@ -13,6 +13,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/projections", get(show))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/projections",
+    tag = "projections",
+    operation_id = "projections",
+    summary = "How far the read models are behind the event store",
+    responses(
+        (status = 200, description = "The projections", body = crate::openapi::Projections),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn show(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,

@@ -18,6 +18,23 @@ pub fn router() -> Router<AppState> {
 
 /// Paged like the other listings (`limit`, `cursor`, `next_cursor`), so a long history of
 /// requests never comes back in one answer.
+#[utoipa::path(
+    get,
+    path = "/v1/replenishments",
+    tag = "replenishments",
+    operation_id = "list_replenishments",
+    summary = "Replenishment requests, oldest first: the order receipts fulfil them in",
+    params(
+        ("sku" = Option<String>, Query, pattern = "^[A-Z0-9_-]{1,32}$", description = "Only requests for this sku"),
+        ("status" = Option<crate::openapi::ReplenishmentStatus>, Query, description = "Only requests with this status"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
+        ("cursor" = Option<String>, Query, description = "Opaque: the `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of replenishment requests", body = crate::openapi::ReplenishmentPage),
+    ),
+    security(("bearer" = ["queries:read"]))
+)]
 async fn list(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,

@@ -7,6 +7,7 @@ mod consistency;
 mod customers;
 mod health;
 mod helpers;
+mod openapi;
 mod orders;
 mod parameters;
 mod products;
