@@ -28,7 +28,9 @@ fn client(pool: usize) -> reqwest::Client {
     if let Some(Some(token)) = TOKEN.get() {
         headers.insert(
             reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().expect("a token is a valid header value"),
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token is a valid header value"),
         );
     }
     reqwest::Client::builder()

@@ -136,6 +136,12 @@ async fn swap(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildErr
         "ALTER SCHEMA read_next RENAME TO read",
         "GRANT USAGE ON SCHEMA read TO stockflow_analyst",
         "GRANT SELECT ON ALL TABLES IN SCHEMA read TO stockflow_analyst",
+        // The roles' default privileges cover a rebuild run as the projector's role; these
+        // keep the services working when an operator rebuilds as another user.
+        "GRANT USAGE ON SCHEMA read TO stockflow_query",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA read TO stockflow_query",
+        "GRANT USAGE, CREATE ON SCHEMA read TO stockflow_projector",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA read TO stockflow_projector",
         "DROP SCHEMA read_old CASCADE",
     ] {
         sqlx::query(statement).execute(&mut *tx).await?;

@@ -195,7 +195,11 @@ pub fn protect(router: Router, config: &WebConfig, required: Scope) -> Router {
     router.layer(middleware::from_fn_with_state(guard, guard_request))
 }
 
-async fn guard_request(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+async fn guard_request(
+    State(guard): State<Arc<Guard>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     // Every request has an id: the caller's (a UUID) or a new one. It is answered back, set on
     // the request's log span, and the command service records it as its events' causation id.
     let request_id = request
@@ -204,7 +208,8 @@ async fn guard_request(State(guard): State<Arc<Guard>>, mut request: Request, ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok())
         .unwrap_or_else(uuid::Uuid::now_v7);
-    let id_header = HeaderValue::from_str(&request_id.to_string()).expect("a UUID is a valid header value");
+    let id_header =
+        HeaderValue::from_str(&request_id.to_string()).expect("a UUID is a valid header value");
     request.headers_mut().insert(REQUEST_ID, id_header.clone());
     let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %request.uri().path());
     let mut response = tracing::Instrument::instrument(

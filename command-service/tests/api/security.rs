@@ -287,12 +287,18 @@ async fn the_service_refuses_to_start_without_a_secret_unless_in_development_mod
 async fn every_answer_names_its_request_and_a_given_request_id_is_kept() {
     let app = TestApp::spawn().await;
     let fresh = app.get("/healthz").await;
-    let id = fresh.header("x-request-id").expect("an id is made for the request");
+    let id = fresh
+        .header("x-request-id")
+        .expect("an id is made for the request");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 
     let mine = "0190f3a2-7c1e-7d4a-9b2f-3a1c5e7d9b0f";
     let kept = app
-        .post_with("/v1/products", json!({"sku": "RID", "name": "n", "unit_price_cents": 1, "currency": "EUR"}), &[("x-request-id", mine)])
+        .post_with(
+            "/v1/products",
+            json!({"sku": "RID", "name": "n", "unit_price_cents": 1, "currency": "EUR"}),
+            &[("x-request-id", mine)],
+        )
         .await;
     assert_eq!(kept.header("x-request-id"), Some(mine));
     // ... and it is the causation id of the events the request caused.

@@ -2,7 +2,7 @@
 //! what was answered is committed, what was not answered was not written, and the relay
 //! publishes everything committed before it exits.
 
-use std::collections::{HashSet, BTreeSet};
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use serde_json::json;
@@ -45,18 +45,32 @@ async fn a_graceful_stop_under_load_loses_nothing_and_writes_nothing_unanswered(
             (_, None) => unanswered += 1,
         }
     }
-    assert!(!answered.is_empty(), "the stop came before any request was answered");
-    assert!(unanswered > 0, "the stop came after all requests: it was not under load");
+    assert!(
+        !answered.is_empty(),
+        "the stop came before any request was answered"
+    );
+    assert!(
+        unanswered > 0,
+        "the stop came after all requests: it was not under load"
+    );
 
     let (_, orders) = app.replay().await;
     let stored: BTreeSet<Uuid> = orders.keys().copied().collect();
-    assert_eq!(stored, answered, "the store holds exactly the orders that were answered 201");
+    assert_eq!(
+        stored, answered,
+        "the store holds exactly the orders that were answered 201"
+    );
 
     // The relay drained before the service exited: every committed event was published.
     let head = app.events().await.len();
     let received = subscriber
         .receive_until(Duration::from_secs(20), |received| {
-            received.iter().map(|m| m.event.position).collect::<HashSet<_>>().len() >= head
+            received
+                .iter()
+                .map(|m| m.event.position)
+                .collect::<HashSet<_>>()
+                .len()
+                >= head
         })
         .await;
     assert!(received.len() >= head);

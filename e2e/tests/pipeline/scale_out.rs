@@ -32,36 +32,62 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
         .expect("a second command service starts");
     let second_url = format!("http://{}", second_commands.local_addr());
     let (stop_commands, commands_task) = serve(|stopped| async move {
-        let _ = second_commands.run_until(async { let _ = stopped.await; }).await;
+        let _ = second_commands
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await;
     });
     let second_projector = stockflow_projector::App::build(stack.projector_config())
         .await
         .expect("a second projector starts");
     let (stop_projector, projector_task) = serve(|stopped| async move {
-        let _ = second_projector.run_until(async { let _ = stopped.await; }).await;
+        let _ = second_projector
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await;
     });
 
     // A subscriber of its own, to count what is published.
-    let connection = stockflow_store::amqp::connect(&stockflow_e2e_amqp_url(), "scale-out-subscriber")
-        .await
-        .expect("RabbitMQ is reachable");
+    let connection =
+        stockflow_store::amqp::connect(&stockflow_e2e_amqp_url(), "scale-out-subscriber")
+            .await
+            .expect("RabbitMQ is reachable");
     let channel = connection.create_channel().await.expect("a channel");
-    stockflow_store::amqp::declare_events_exchange(&channel, &stack.exchange).await.expect("exchange");
+    stockflow_store::amqp::declare_events_exchange(&channel, &stack.exchange)
+        .await
+        .expect("exchange");
     let queue = format!("{}.scale-out-subscriber", stack.exchange);
     channel
         .queue_declare(
             queue.as_str().into(),
-            QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() },
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await
         .expect("queue");
     channel
-        .queue_bind(queue.as_str().into(), stack.exchange.as_str().into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            queue.as_str().into(),
+            stack.exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .expect("bound");
     let mut consumer = channel
-        .basic_consume(queue.as_str().into(), "count".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            queue.as_str().into(),
+            "count".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .expect("consuming");
 
@@ -90,17 +116,24 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
         task.await.expect("finished");
     }
     let head = stack.head().await;
-    stack.wait_for_projection(head, Duration::from_secs(30)).await;
+    stack
+        .wait_for_projection(head, Duration::from_secs(30))
+        .await;
     assert_read_models_match_the_store(&stack).await;
 
     // Every event once: take what arrives until the head is covered and a quiet second passes.
     let mut ids = Vec::new();
     let mut positions = HashSet::new();
     loop {
-        let wait = if positions.len() as i64 >= head { Duration::from_secs(1) } else { Duration::from_secs(30) };
+        let wait = if positions.len() as i64 >= head {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(30)
+        };
         match tokio::time::timeout(wait, consumer.next()).await {
             Ok(Some(Ok(delivery))) => {
-                let event: CloudEvent = serde_json::from_slice(&delivery.data).expect("a CloudEvent");
+                let event: CloudEvent =
+                    serde_json::from_slice(&delivery.data).expect("a CloudEvent");
                 ids.push(event.id);
                 positions.insert(event.position);
                 delivery.ack(BasicAckOptions::default()).await.expect("ack");
@@ -111,7 +144,12 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
         }
     }
     let distinct: HashSet<_> = ids.iter().collect();
-    assert_eq!(ids.len(), distinct.len(), "{} events were published more than once", ids.len() - distinct.len());
+    assert_eq!(
+        ids.len(),
+        distinct.len(),
+        "{} events were published more than once",
+        ids.len() - distinct.len()
+    );
     assert_eq!(distinct.len() as i64, head);
 
     let _ = stop_commands.send(());
@@ -122,5 +160,6 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
 }
 
 fn stockflow_e2e_amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }

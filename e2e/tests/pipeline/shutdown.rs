@@ -7,7 +7,7 @@ use std::time::Duration;
 use stockflow_e2e::Stack;
 
 use crate::checks::assert_read_models_match_the_store;
-use crate::workload::{run_workload, SEED};
+use crate::workload::{SEED, run_workload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_projector_stopped_gracefully_under_load_ends_with_exact_read_models() {
@@ -24,6 +24,8 @@ async fn a_projector_stopped_gracefully_under_load_ends_with_exact_read_models()
     workload.await.expect("the workload finished");
     assert!(stops > 0, "the projector was never stopped under load");
     let head = stack.head().await;
-    stack.wait_for_projection(head, Duration::from_secs(30)).await;
+    stack
+        .wait_for_projection(head, Duration::from_secs(30))
+        .await;
     assert_read_models_match_the_store(&stack).await;
 }
