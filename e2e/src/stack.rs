@@ -294,6 +294,27 @@ impl Stack {
     }
 
     /// Stops the projector: gracefully in this process, with SIGKILL as a process.
+    /// Sends SIGTERM to the projector process and waits for it to exit by itself; returns its
+    /// exit status (`None` if it was not a process or did not exit within `timeout`).
+    pub async fn terminate_projector(&self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let projector = self.projector().take();
+        let Some(Projector::Process(mut child)) = projector else {
+            return None;
+        };
+        let pid = child.id()?;
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+        match tokio::time::timeout(timeout, child.wait()).await {
+            Ok(Ok(status)) => Some(status),
+            _ => {
+                let _ = child.kill().await;
+                None
+            }
+        }
+    }
+
     pub async fn stop_projector(&self) {
         let projector = self.projector().take();
         match projector {
