@@ -35,11 +35,14 @@ use crate::responses;
         orders::place,
         orders::cancel,
         orders::ship,
+        healthz,
+        readyz,
     ),
     components(schemas(Problem, FieldError, Shortage, responses::OrderStatus)),
     tags(
         (name = "products", description = "Product commands"),
         (name = "orders", description = "Order commands"),
+        (name = "health", description = "Liveness and readiness, without a token"),
     ),
     modifiers(&CommonParts),
 )]
@@ -105,6 +108,74 @@ pub(crate) struct Shortage {
     requested: i64,
     available: i64,
 }
+
+/// The body of `/healthz`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct Health {
+    #[schema(inline)]
+    status: HealthOk,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) enum HealthOk {
+    #[schema(rename = "ok")]
+    Ok,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) enum ReadyStatus {
+    #[schema(rename = "ready")]
+    Ready,
+    #[schema(rename = "not_ready")]
+    NotReady,
+}
+
+/// The body of `/readyz`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub(crate) struct Readiness {
+    #[schema(inline)]
+    status: ReadyStatus,
+    /// `postgres`: `ok` or `unreachable`; `relay`: its `state` (`disabled`, `starting`,
+    /// `active`, `standby`, `reconnecting`), `published_position` and, while reconnecting,
+    /// `last_error`.
+    #[schema(value_type = Object)]
+    checks: (),
+}
+
+/// Liveness, for orchestrators.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    operation_id = "healthz",
+    responses((status = 200, description = "The process serves HTTP", body = Health)),
+)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the route is in http/health.rs"
+)]
+fn healthz() {}
+
+/// Readiness, for orchestrators.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "PostgreSQL answers and the relay (if it runs here) reaches RabbitMQ", body = Readiness),
+        (status = 503, description = "Not ready; `checks` says why", body = Readiness),
+    ),
+)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the route is in http/health.rs"
+)]
+fn readyz() {}
 
 /// What every command shares, added to each operation so the annotations stay about what
 /// differs: the bearer scheme, the command headers and the refusals any command can get.

@@ -50,6 +50,8 @@ use crate::http::{analytics, customers, orders, products, projections, replenish
         analytics::sales,
         replenishments::list,
         projections::show,
+        healthz,
+        readyz,
     ),
     components(schemas(Problem)),
     tags(
@@ -59,6 +61,7 @@ use crate::http::{analytics, customers, orders, products, projections, replenish
         (name = "analytics", description = "Sales over time or by sku"),
         (name = "replenishments", description = "Stock requested from suppliers"),
         (name = "projections", description = "How far the read models are behind"),
+        (name = "health", description = "Liveness and readiness, without a token"),
     ),
     modifiers(&CommonParts),
 )]
@@ -329,6 +332,65 @@ pub(crate) struct Projections {
     items: Vec<Projection>,
 }
 
+/// The body of `/healthz`.
+#[derive(ToSchema)]
+pub(crate) struct Health {
+    #[schema(inline)]
+    status: HealthOk,
+}
+
+#[derive(ToSchema)]
+pub(crate) enum HealthOk {
+    #[schema(rename = "ok")]
+    Ok,
+}
+
+#[derive(ToSchema)]
+pub(crate) enum ReadyStatus {
+    #[schema(rename = "ready")]
+    Ready,
+    #[schema(rename = "not_ready")]
+    NotReady,
+}
+
+/// The body of `/readyz`.
+#[derive(ToSchema)]
+pub(crate) struct Readiness {
+    #[schema(inline)]
+    status: ReadyStatus,
+    /// Why not, when not ready; null when ready.
+    #[schema(required = true)]
+    reason: Option<String>,
+    /// `postgres`: `ok` or `unreachable`; `projections`: `{state: running}`, or
+    /// `{state: stopped, stopped: [...]}` with what stopped them, or `{state: unknown}`;
+    /// `notifications`: `listening` or `reconnecting` (informational).
+    #[schema(value_type = Object)]
+    checks: (),
+}
+
+/// Liveness, for orchestrators.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    operation_id = "healthz",
+    responses((status = 200, description = "The process serves HTTP", body = Health)),
+)]
+fn healthz() {}
+
+/// Readiness, for orchestrators.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "PostgreSQL answers and no projection has stopped", body = Readiness),
+        (status = 503, description = "Not ready; `checks` says why", body = Readiness),
+    ),
+)]
+fn readyz() {}
+
 /// What every query shares, added to each operation so the annotations stay about what
 /// differs: the bearer scheme, the consistency wait and the refusals any query can get.
 struct CommonParts;
@@ -358,8 +420,8 @@ impl Modify for CommonParts {
                 .schemas
                 .insert("SalesRows".into(), RefOr::T(Schema::AnyOf(any_of)));
         }
-        for item in openapi.paths.paths.values_mut() {
-            if let Some(operation) = item.get.as_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if let (true, Some(operation)) = (path.starts_with("/v1/"), item.get.as_mut()) {
                 add_common(operation);
             }
         }
