@@ -11,4 +11,5 @@ mod roles;
 mod scale_out;
 mod shutdown;
 mod supplier_notifier;
+mod telemetry;
 mod workload;
