@@ -391,13 +391,16 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok((checkpoint, checkpoint));
     };
-    // Finish the append transaction the last event belongs to.
-    let commit_end: i64 =
-        sqlx::query_scalar("SELECT commit_position FROM event_store.events WHERE position = $1")
-            .bind(last)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or(last);
+    // Finish the append transaction the last event belongs to; read the head for the lag
+    // metric in the same round trip.
+    let (commit_end, head): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT (SELECT commit_position FROM event_store.events WHERE position = $1), position
+           FROM event_store.head",
+    )
+    .bind(last)
+    .fetch_one(&mut *tx)
+    .await?;
+    let commit_end = commit_end.unwrap_or(last);
     if commit_end > last {
         events.extend(store_reader::read_range(&mut tx, last, commit_end).await?);
     }
@@ -406,9 +409,6 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
     sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
         .bind(last)
         .execute(&mut *tx)
-        .await?;
-    let head: i64 = sqlx::query_scalar("SELECT position FROM event_store.head")
-        .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
 
