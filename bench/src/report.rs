@@ -1,0 +1,339 @@
+//! The run's figures against SPEC §8's goals, as a Markdown report.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::run::{Baselines, Results, Stockflow};
+use crate::system::CpuUse;
+
+/// One line of SPEC §8's table.
+#[derive(Debug, Serialize)]
+pub struct Goal {
+    pub what: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub baseline: Option<(String, f64)>,
+    pub ratio: Option<f64>,
+    pub goal: String,
+    pub met: bool,
+}
+
+fn against(
+    what: &str,
+    value: f64,
+    unit: &'static str,
+    baseline: (&str, f64),
+    at_least: Option<f64>,
+    at_most: Option<f64>,
+) -> Goal {
+    let ratio = value / baseline.1.max(1e-9);
+    let (goal, met) = match (at_least, at_most) {
+        (Some(min), _) => (format!("≥ {min} × {}", baseline.0), ratio >= min),
+        (_, Some(max)) => (format!("≤ {max} × {}", baseline.0), ratio <= max),
+        _ => (String::new(), true),
+    };
+    Goal {
+        what: what.to_owned(),
+        value,
+        unit,
+        baseline: Some((baseline.0.to_owned(), baseline.1)),
+        ratio: Some(ratio),
+        goal,
+        met,
+    }
+}
+
+fn at_most(what: &str, value: f64, unit: &'static str, max: f64) -> Goal {
+    Goal {
+        what: what.to_owned(),
+        value,
+        unit,
+        baseline: None,
+        ratio: None,
+        goal: format!("≤ {max} {unit}"),
+        met: value <= max,
+    }
+}
+
+pub fn goals(s: &Stockflow, b: &Baselines) -> Vec<Goal> {
+    let mut goals = vec![
+        against(
+            "place-order commands/s, relay and projector running",
+            s.max_rate.commands.per_second,
+            "/s",
+            ("B1", b.b1_place_order_sql.transactions_per_second),
+            Some(1.0),
+            None,
+        ),
+        at_most(
+            "command p99 at half the max rate",
+            s.half_rate.commands.p99_ms,
+            "ms",
+            25.0,
+        ),
+        at_most(
+            "command → query visibility lag p99 at half the max rate",
+            s.half_rate.visibility_lag.p99_ms,
+            "ms",
+            50.0,
+        ),
+        against(
+            "projection rebuild events/s",
+            s.rebuild["events_per_second"].as_f64().unwrap_or(0.0),
+            "/s",
+            ("B4", b.b4_insert_select.events_per_second),
+            Some(0.3),
+            None,
+        ),
+        against(
+            "GET /v1/products/{sku} req/s",
+            s.product_reads.per_second,
+            "/s",
+            ("B3", b.b3_primary_key_select.transactions_per_second),
+            Some(0.6),
+            None,
+        ),
+        at_most(
+            "GET /v1/products/{sku} p99",
+            s.product_reads.p99_ms,
+            "ms",
+            5.0,
+        ),
+        against(
+            &format!(
+                "place-order p99 on a product with {} events",
+                s.hot_product.seeded_events
+            ),
+            s.hot_product.hot.p99_ms,
+            "ms",
+            ("a new product", s.hot_product.new.p99_ms),
+            None,
+            Some(1.2),
+        ),
+    ];
+    // The commands must also leave the relay and projector able to keep up.
+    goals[0].met &= s.max_rate.keeps_up.verdict;
+    for (service, mib) in &s.peak_rss_mib {
+        goals.push(at_most(
+            &format!("peak resident memory, {service}"),
+            *mib,
+            "MiB",
+            100.0,
+        ));
+    }
+    goals
+}
+
+/// Figures a sane run has above zero.
+pub fn figures(s: &Stockflow, b: &Baselines) -> Vec<(&'static str, f64)> {
+    vec![
+        ("B1 tps", b.b1_place_order_sql.transactions_per_second),
+        ("B2 messages/s", b.b2_publish.messages_per_second),
+        ("B3 tps", b.b3_primary_key_select.transactions_per_second),
+        ("B4 events/s", b.b4_insert_select.events_per_second),
+        ("place-order/s", s.max_rate.commands.per_second),
+        ("events/s at the most", s.max_rate.events_per_second),
+        ("command p99", s.half_rate.commands.p99_ms),
+        ("visibility lag p99", s.half_rate.visibility_lag.p99_ms),
+        ("product reads/s", s.product_reads.per_second),
+        ("hot product p99", s.hot_product.hot.p99_ms),
+        ("new product p99", s.hot_product.new.p99_ms),
+        (
+            "rebuild events/s",
+            s.rebuild["events_per_second"].as_f64().unwrap_or(0.0),
+        ),
+    ]
+}
+
+fn number(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// CPU milliseconds per operation, by part, largest first.
+fn cpu_per(cpu: &CpuUse, operations: f64) -> String {
+    let mut parts: Vec<(&String, &f64)> = cpu.parts.iter().filter(|(_, s)| **s > 0.0).collect();
+    parts.sort_by(|a, b| b.1.total_cmp(a.1));
+    let per = |seconds: f64| seconds * 1e3 / operations.max(1.0);
+    let mut text = format!("{} ms:", number(per(cpu.total())));
+    for (name, seconds) in parts {
+        let _ = write!(text, " {name} {},", number(per(*seconds)));
+    }
+    text.pop();
+    let _ = write!(
+        text,
+        " (machine {:.0} % busy)",
+        cpu.machine_busy_fraction * 100.0
+    );
+    text
+}
+
+pub fn markdown(results: &Results) -> String {
+    let (s, b) = (&results.stockflow, &results.baselines);
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Run on {} cores, PostgreSQL {}, RabbitMQ {}; {} in flight, {} s per stretch{}.\n",
+        results.machine.cores,
+        results.machine.postgresql,
+        results.machine.rabbitmq,
+        results.plan.concurrency,
+        results.plan.seconds,
+        if results.plan.quick {
+            " (a quick smoke run: figures not comparable)"
+        } else {
+            ""
+        }
+    );
+    md.push_str("| What | stockflow | Baseline | Ratio | Goal | Met |\n");
+    md.push_str("| --- | ---: | ---: | ---: | --- | --- |\n");
+    for goal in &results.goals {
+        let baseline = goal.baseline.as_ref().map_or("".into(), |(name, v)| {
+            format!("{name}: {} {}", number(*v), goal.unit)
+        });
+        let ratio = goal.ratio.map_or("".into(), |r| format!("{r:.2}×"));
+        let _ = writeln!(
+            md,
+            "| {} | {} {} | {} | {} | {} | {} |",
+            goal.what,
+            number(goal.value),
+            goal.unit,
+            baseline,
+            ratio,
+            goal.goal,
+            if goal.met { "yes" } else { "**no**" }
+        );
+    }
+
+    let m = &s.max_rate;
+    let _ = writeln!(
+        md,
+        "\n**Place-order, closed loop** ({} in flight):",
+        results.plan.concurrency
+    );
+    let _ = writeln!(
+        md,
+        "{} commands/s, p50 {} ms, p99 {} ms; {} events/s appended and published \
+         (B2, raw confirmed publishes: {} messages/s).",
+        number(m.commands.per_second),
+        number(m.commands.p50_ms),
+        number(m.commands.p99_ms),
+        number(m.events_per_second),
+        number(b.b2_publish.messages_per_second),
+    );
+    let k = &m.keeps_up;
+    let _ = writeln!(
+        md,
+        "Relay lag max {} events (end {}); projector lag max {} events (end {}), growing \
+         {:.1} events/s; both caught up {:.2} s after the load stopped: {}.",
+        k.relay_lag_max_events,
+        k.relay_lag_end_events,
+        k.projector_lag_max_events,
+        k.projector_lag_end_events,
+        k.projector_lag_growth_per_second,
+        k.catch_up_seconds,
+        if k.verdict {
+            "they keep up"
+        } else {
+            "**they fall behind**"
+        }
+    );
+    let h = &s.half_rate;
+    let _ = writeln!(
+        md,
+        "\n**Half rate, open loop** ({} commands/s): command p50 {} ms, p99 {} ms; visibility \
+         lag p50 {} ms, p99 {} ms.",
+        number(h.rate),
+        number(h.commands.p50_ms),
+        number(h.commands.p99_ms),
+        number(h.visibility_lag.p50_ms),
+        number(h.visibility_lag.p99_ms),
+    );
+    let hot = &s.hot_product;
+    let _ = writeln!(
+        md,
+        "\n**Long streams**: the hot product got {} events ({} receipts/s through the API); \
+         at {} orders/s alternating, p50/p99 {} / {} ms on it against {} / {} ms on a new one.",
+        hot.seeded_events,
+        number(hot.seed_receipts_per_second),
+        number(hot.rate),
+        number(hot.hot.p50_ms),
+        number(hot.hot.p99_ms),
+        number(hot.new.p50_ms),
+        number(hot.new.p99_ms),
+    );
+    let _ = writeln!(
+        md,
+        "\n**Rebuild**: {} events in {} s; B4 built one table from {} events in {} s.",
+        s.rebuild["events"],
+        number(s.rebuild["seconds"].as_f64().unwrap_or(0.0)),
+        b.b4_insert_select.events,
+        number(b.b4_insert_select.seconds),
+    );
+
+    md.push_str("\n**CPU per place-order** (CPU time over the stretch / commands):\n\n");
+    let _ = writeln!(
+        md,
+        "- stockflow: {}",
+        cpu_per(&m.cpu, m.commands.per_second * results.plan.seconds as f64)
+    );
+    let b1 = &b.b1_place_order_sql;
+    let _ = writeln!(
+        md,
+        "- B1: {}",
+        cpu_per(&b.b1_cpu, b1.transactions_per_second * b1.seconds as f64)
+    );
+    if let Some(peer) = &results.peer {
+        let _ = writeln!(
+            md,
+            "- peer: {}",
+            cpu_per(
+                &peer.cpu,
+                peer.max_rate.per_second * results.plan.seconds as f64
+            )
+        );
+        let _ = writeln!(
+            md,
+            "\n**Peer** (cqrs-es + postgres-es, same PlaceOrder, same load):\n\n\
+             | | stockflow | peer | stockflow / peer |\n| --- | ---: | ---: | ---: |\n\
+             | place-order/s, closed loop | {} | {} | {:.2}× |\n\
+             | p99 at the most (ms) | {} | {} | {:.2}× |\n\
+             | p99 at half its own max rate (ms) | {} | {} | {:.2}× |\n\
+             | peak resident memory (MiB) | {} | {} | |",
+            number(m.commands.per_second),
+            number(peer.max_rate.per_second),
+            m.commands.per_second / peer.max_rate.per_second.max(1e-9),
+            number(m.commands.p99_ms),
+            number(peer.max_rate.p99_ms),
+            m.commands.p99_ms / peer.max_rate.p99_ms.max(1e-9),
+            number(h.commands.p99_ms),
+            number(peer.half_rate.p99_ms),
+            h.commands.p99_ms / peer.half_rate.p99_ms.max(1e-9),
+            number(
+                s.peak_rss_mib
+                    .iter()
+                    .find(|(n, _)| n == "command-service")
+                    .map_or(0.0, |(_, v)| *v)
+            ),
+            number(peer.peak_rss_mib),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nThe load generator used {} CPU seconds in all.",
+        number(s.load_generator_cpu_seconds)
+    );
+    if !results.problems.is_empty() {
+        md.push_str("\n**Problems in this run** (its figures are not to be trusted):\n\n");
+        for problem in &results.problems {
+            let _ = writeln!(md, "- {problem}");
+        }
+    }
+    md
+}
