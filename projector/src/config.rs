@@ -52,7 +52,7 @@ pub enum Command {
     /// Replay the whole store into fresh read models and swap them in, then exit.
     Rebuild {
         /// Events applied per transaction.
-        #[arg(long, default_value_t = 5_000)]
+        #[arg(long, default_value_t = 20_000)]
         batch: i64,
     },
 }

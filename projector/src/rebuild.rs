@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::{Connection, PgPool};
+use stockflow_events::Envelope;
 
 use crate::consumer::SWAP_LOCK;
 use crate::model::{self, ApplyError};
@@ -41,22 +42,34 @@ pub enum RebuildError {
     Apply(#[from] ApplyError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error("the store reader failed: {0}")]
+    Reader(String),
 }
 
 pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, RebuildError> {
     let started = Instant::now();
     prepare(pool).await?;
 
-    // The bulk of the work, while the live projector goes on.
+    // The bulk of the work, while the live projector goes on: a reader reads and decodes
+    // the next batches on a connection of its own while this one writes.
     let mut db = pool.acquire().await?;
-    loop {
+    let (batches, mut ready) = tokio::sync::mpsc::channel(2);
+    let reader = tokio::spawn(read_ahead(pool.clone(), batch, batches));
+    while let Some(events) = ready.recv().await {
+        let events: Vec<Envelope> = events?;
         let mut tx = db.begin().await?;
-        let applied = apply_next(&mut tx, batch).await?;
+        // Nothing reads these tables before the swap, and a crash means starting over:
+        // no need to wait for each batch to reach the disk. The swap itself does.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        model::apply(&mut tx, NEXT, &events).await?;
         tx.commit().await?;
-        if applied < batch {
-            break;
-        }
     }
+    reader
+        .await
+        .map_err(|e| RebuildError::Reader(e.to_string()))?;
+    index(&mut db).await?;
 
     // The swap. A query holding the old tables makes it wait; after the lock timeout it
     // gives way and tries again rather than queue every other query behind it.
@@ -94,9 +107,25 @@ async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {NEXT}")))
         .execute(&mut *tx)
         .await?;
+    // Only the keys the upserts need: the other indexes are built once the rows are in
+    // (see `index`), far quicker than kept up row by row.
     for table in TABLES {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE TABLE {NEXT}.{table} (LIKE read.{table} INCLUDING ALL)"
+            "CREATE TABLE {NEXT}.{table} (LIKE read.{table} INCLUDING ALL EXCLUDING INDEXES)"
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT r.relname::text, c.conname::text, pg_get_constraintdef(c.oid)
+           FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+          WHERE c.connamespace = 'read'::regnamespace AND c.contype IN ('p', 'u')",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (table, name, definition) in keys {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {NEXT}.{table} ADD CONSTRAINT {name} {definition}"
         )))
         .execute(&mut *tx)
         .await?;
@@ -107,6 +136,56 @@ async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await
+}
+
+/// Builds the live tables' other indexes on the fresh ones.
+async fn index(db: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    let definitions: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes i
+          WHERE schemaname = 'read' AND NOT EXISTS (
+                SELECT 1 FROM pg_constraint c
+                 WHERE c.connamespace = 'read'::regnamespace AND c.conname = i.indexname)",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    for definition in definitions {
+        let definition = definition.replacen(" ON read.", &format!(" ON {NEXT}."), 1);
+        sqlx::query(sqlx::AssertSqlSafe(definition))
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads the store from the start in batches, until a short one says it reached the head.
+async fn read_ahead(
+    pool: PgPool,
+    batch: i64,
+    batches: tokio::sync::mpsc::Sender<Result<Vec<Envelope>, ApplyError>>,
+) {
+    let mut db = match pool.acquire().await {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = batches.send(Err(e.into())).await;
+            return;
+        }
+    };
+    let mut after = 0;
+    loop {
+        let events = store_reader::read_range(&mut db, after, after + batch).await;
+        let (count, last) = match &events {
+            Ok(events) => (events.len() as i64, events.last().map(|e| e.position)),
+            Err(_) => (0, None),
+        };
+        let failed = events.is_err();
+        if (count > 0 || failed) && batches.send(events).await.is_err() {
+            return;
+        }
+        match last {
+            Some(last) if count == batch && !failed => after = last,
+            _ => return,
+        }
+    }
 }
 
 /// Applies the next batch of events to the fresh tables; returns how many.

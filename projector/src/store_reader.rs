@@ -1,8 +1,9 @@
 //! Reading the event store, the truth the read models are made from.
 
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use stockflow_events::{Envelope, Event, Metadata};
-use stockflow_store::{EventStore, StoredEvent};
+use uuid::Uuid;
 
 use crate::model::ApplyError;
 
@@ -15,21 +16,36 @@ pub async fn checkpoint(pool: &PgPool, schema: &str) -> Result<i64, sqlx::Error>
     .await
 }
 
-fn envelope(stored: StoredEvent) -> Result<Envelope, ApplyError> {
-    let version = u32::try_from(stored.type_version).unwrap_or(0);
-    let event = Event::decode(&stored.event_type, version, stored.data).map_err(|e| {
+/// A stored event with its payload and metadata as JSON text: decoded straight into their
+/// types, never through `serde_json::Value` (a rebuild reads millions).
+#[derive(sqlx::FromRow)]
+struct Row {
+    position: i64,
+    stream_id: String,
+    stream_version: i64,
+    event_id: Uuid,
+    event_type: String,
+    type_version: i32,
+    data: String,
+    metadata: String,
+    recorded_at: DateTime<Utc>,
+}
+
+fn envelope(row: Row) -> Result<Envelope, ApplyError> {
+    let version = u32::try_from(row.type_version).unwrap_or(0);
+    let event = Event::decode_str(&row.event_type, version, &row.data).map_err(|e| {
         ApplyError::Undecodable {
-            position: stored.position,
+            position: row.position,
             reason: e.to_string(),
         }
     })?;
     Ok(Envelope {
-        id: stored.event_id,
-        stream_id: stored.stream_id,
-        stream_version: stored.stream_version,
-        position: stored.position,
-        recorded_at: stored.recorded_at,
-        metadata: serde_json::from_value::<Metadata>(stored.metadata).unwrap_or_default(),
+        id: row.event_id,
+        stream_id: row.stream_id,
+        stream_version: row.stream_version,
+        position: row.position,
+        recorded_at: row.recorded_at,
+        metadata: serde_json::from_str::<Metadata>(&row.metadata).unwrap_or_default(),
         event,
     })
 }
@@ -40,9 +56,16 @@ pub async fn read_range(
     after: i64,
     up_to: i64,
 ) -> Result<Vec<Envelope>, ApplyError> {
-    EventStore::read_after(&mut *db, after, up_to - after)
-        .await?
-        .into_iter()
-        .map(envelope)
-        .collect()
+    sqlx::query_as::<_, Row>(
+        "SELECT position, stream_id, stream_version, event_id, event_type, type_version,
+                data::text AS data, metadata::text AS metadata, recorded_at
+           FROM event_store.events WHERE position > $1 AND position <= $2 ORDER BY position",
+    )
+    .bind(after)
+    .bind(up_to)
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(envelope)
+    .collect()
 }
