@@ -70,6 +70,9 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()
     Ok(())
 }
 
+/// How long a pooled connection may sit idle before it is pinged on its way out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Opens the service's pool: creates the database if missing and applies pending migrations
 /// when `migrate` is set.
 pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<PgPool, DbError> {
@@ -80,6 +83,19 @@ pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<P
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // A connection in steady use is known to be alive: pinging it before every query
+        // (sqlx's default) would double the round trips of a simple read. One that sat idle
+        // for a while is pinged, so that a database restart in a quiet spell is noticed
+        // before a query fails on it.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_BEFORE_PING {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(DbError::Connect)?;
