@@ -6,13 +6,17 @@
 //! the event id. Of several relays on one exchange, the one holding an advisory lock
 //! publishes; the others stand by.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Confirmation, PublisherConfirm};
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{Connection, PgConnection};
@@ -20,8 +24,10 @@ use stockflow_events::CLOUDEVENTS_CONTENT_TYPE;
 use stockflow_store::{EventStore, StoredEvent, amqp};
 use tokio_util::sync::CancellationToken;
 
-/// Events read and published per round; all of them are in flight at once.
-const BATCH: i64 = 1_000;
+/// Messages published and not yet confirmed, at most.
+const IN_FLIGHT: usize = 1_000;
+/// How often, at most, the checkpoint is written while messages are in flight.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// Longest wait for a batch's confirms before the connection is presumed dead.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// A safety net only: the relay is woken by NOTIFY, this catches a notification lost while
@@ -201,86 +207,157 @@ async fn session(
     *backoff = Duration::from_millis(100);
     tracing::info!(exchange = %config.exchange, checkpoint, "relay publishing");
 
+    // Publishing overlaps confirming: while up to IN_FLIGHT messages wait for the broker's
+    // confirms, newer events are read and published behind them. Confirms are taken in
+    // position order and the checkpoint follows them, so it never passes an event the broker
+    // has not confirmed.
+    let mut in_flight: VecDeque<(i64, DateTime<Utc>, PublisherConfirm)> =
+        VecDeque::with_capacity(IN_FLIGHT);
+    let mut published = checkpoint;
+    let mut confirmed = checkpoint;
+    let mut saved_at = Instant::now();
     loop {
-        let events = EventStore::read_after(&mut db, checkpoint, BATCH).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            if shutdown.is_cancelled() {
-                return Ok(());
+        let room = IN_FLIGHT - in_flight.len();
+        let mut read = 0;
+        // On shutdown too: everything committed is published before the relay exits.
+        if room > 0 {
+            let events = EventStore::read_after(&mut db, published, room as i64).await?;
+            read = events.len();
+            for event in &events {
+                in_flight.push_back((
+                    event.position,
+                    event.recorded_at,
+                    publish(&channel, &config.exchange, event).await?,
+                ));
             }
-            tokio::select! {
-                notification = listener.recv() => {
-                    // The payload is the new head: how far behind the relay now is.
-                    if let Ok(head) = notification?.payload().parse::<i64>() {
-                        metrics::gauge!("stockflow_relay_lag_events").set((head - checkpoint).max(0) as f64);
+            if let Some(last) = events.last() {
+                published = last.position;
+            }
+            if read < room {
+                // A short read reached the head.
+                metrics::gauge!("stockflow_relay_lag_events").set(0.0);
+            }
+        }
+        // Take the confirms that are in, oldest first.
+        while let Some((position, recorded_at, confirm)) = in_flight.front_mut() {
+            let Some(confirmation) = confirm.now_or_never() else {
+                break;
+            };
+            confirmed = settle(*position, *recorded_at, confirmation)?;
+            in_flight.pop_front();
+        }
+        // The checkpoint is written at most every CHECKPOINT_EVERY under load (a restart
+        // publishes again what came after it: at least once), and at once when all is
+        // confirmed.
+        if confirmed > checkpoint
+            && (in_flight.is_empty() || saved_at.elapsed() >= CHECKPOINT_EVERY)
+        {
+            save_checkpoint(&mut db, &config.exchange, confirmed).await?;
+            checkpoint = confirmed;
+            saved_at = Instant::now();
+            status.published.store(checkpoint, Ordering::Relaxed);
+            metrics::gauge!("stockflow_relay_published_position").set(checkpoint as f64);
+        }
+        if read > 0 {
+            continue;
+        }
+        if !broker.status().connected() {
+            return Err(RelayError::BrokerClosed);
+        }
+        let room = in_flight.len() < IN_FLIGHT;
+        match in_flight.front_mut() {
+            None if shutdown.is_cancelled() => return Ok(()),
+            None => {
+                tokio::select! {
+                    notification = listener.recv() => {
+                        // The payload is the new head: how far behind the relay now is.
+                        if let Ok(head) = notification?.payload().parse::<i64>() {
+                            metrics::gauge!("stockflow_relay_lag_events").set((head - checkpoint).max(0) as f64);
+                        }
+                    }
+                    () = tokio::time::sleep(IDLE_RECHECK) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
+            // Wait for the oldest confirm, or for new events while there is room for them.
+            Some((position, recorded_at, confirm)) => {
+                let (position, recorded_at) = (*position, *recorded_at);
+                tokio::select! {
+                    confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm) => {
+                        let confirmation = confirmation.map_err(|_| RelayError::ConfirmTimeout(CONFIRM_TIMEOUT))?;
+                        confirmed = settle(position, recorded_at, confirmation)?;
+                        in_flight.pop_front();
+                    }
+                    notification = listener.recv(), if room => {
+                        notification?;
                     }
                 }
-                () = tokio::time::sleep(IDLE_RECHECK) => {}
-                () = shutdown.cancelled() => {}
             }
-            if !broker.status().connected() {
-                return Err(RelayError::BrokerClosed);
-            }
-            continue;
-        };
-        publish(&channel, &config.exchange, &events).await?;
-        sqlx::query("UPDATE event_store.relay_checkpoints SET position = $2, updated_at = now() WHERE name = $1")
-            .bind(&config.exchange)
-            .bind(last)
-            .execute(&mut db)
-            .await?;
-        checkpoint = last;
-        status.published.store(checkpoint, Ordering::Relaxed);
-        metrics::gauge!("stockflow_relay_published_position").set(checkpoint as f64);
-        if events.len() < BATCH as usize {
-            // A short read reached the head.
-            metrics::gauge!("stockflow_relay_lag_events").set(0.0);
         }
     }
 }
 
-/// Publishes a batch, all in flight at once, and returns once every message is confirmed.
+/// The position a broker's answer confirms, or the error it is.
+fn settle(
+    position: i64,
+    recorded_at: DateTime<Utc>,
+    confirmation: Result<Confirmation, lapin::Error>,
+) -> Result<i64, RelayError> {
+    if confirmation?.is_nack() {
+        metrics::counter!("stockflow_relay_confirms_total", "result" => "nack").increment(1);
+        return Err(RelayError::Nacked(position));
+    }
+    metrics::counter!("stockflow_relay_confirms_total", "result" => "ack").increment(1);
+    // From the append's commit to the broker's confirm.
+    let behind = (Utc::now() - recorded_at).num_microseconds().unwrap_or(0);
+    metrics::histogram!("stockflow_relay_confirmed_after_seconds")
+        .record(behind.max(0) as f64 / 1e6);
+    Ok(position)
+}
+
+async fn save_checkpoint(
+    db: &mut PgConnection,
+    exchange: &str,
+    position: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE event_store.relay_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+    )
+    .bind(exchange)
+    .bind(position)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Publishes one event; the broker's confirm comes later.
 async fn publish(
     channel: &lapin::Channel,
     exchange: &str,
-    events: &[StoredEvent],
-) -> Result<(), RelayError> {
-    let mut confirms = Vec::with_capacity(events.len());
-    for event in events {
-        let cloud_event = event.to_cloud_event();
-        let body = serde_json::to_vec(&cloud_event).expect("a CloudEvent always serializes");
-        let mut headers = FieldTable::default();
-        headers.insert("position".into(), AMQPValue::LongLongInt(event.position));
-        let mut properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type(CLOUDEVENTS_CONTENT_TYPE.into())
-            .with_message_id(event.event_id.to_string().into())
-            .with_type(cloud_event.event_type.as_str().into())
-            .with_app_id("stockflow".into())
-            .with_timestamp(u64::try_from(event.recorded_at.timestamp()).unwrap_or(0))
-            .with_headers(headers);
-        if let Some(correlation_id) = cloud_event.correlationid {
-            properties = properties.with_correlation_id(correlation_id.to_string().into());
-        }
-        let confirm = channel
-            .basic_publish(
-                exchange.into(),
-                event.event_type.as_str().into(),
-                BasicPublishOptions::default(),
-                &body,
-                properties,
-            )
-            .await?;
-        confirms.push((event.position, confirm));
+    event: &StoredEvent,
+) -> Result<PublisherConfirm, RelayError> {
+    let cloud_event = event.to_cloud_event();
+    let body = serde_json::to_vec(&cloud_event).expect("a CloudEvent always serializes");
+    let mut headers = FieldTable::default();
+    headers.insert("position".into(), AMQPValue::LongLongInt(event.position));
+    let mut properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(CLOUDEVENTS_CONTENT_TYPE.into())
+        .with_message_id(event.event_id.to_string().into())
+        .with_type(cloud_event.event_type.as_str().into())
+        .with_app_id("stockflow".into())
+        .with_timestamp(u64::try_from(event.recorded_at.timestamp()).unwrap_or(0))
+        .with_headers(headers);
+    if let Some(correlation_id) = cloud_event.correlationid {
+        properties = properties.with_correlation_id(correlation_id.to_string().into());
     }
-    for (position, confirm) in confirms {
-        let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
-            .await
-            .map_err(|_| RelayError::ConfirmTimeout(CONFIRM_TIMEOUT))??;
-        if confirmation.is_nack() {
-            metrics::counter!("stockflow_relay_confirms_total", "result" => "nack").increment(1);
-            return Err(RelayError::Nacked(position));
-        }
-        metrics::counter!("stockflow_relay_confirms_total", "result" => "ack").increment(1);
-    }
-    Ok(())
+    Ok(channel
+        .basic_publish(
+            exchange.into(),
+            event.event_type.as_str().into(),
+            BasicPublishOptions::default(),
+            &body,
+            properties,
+        )
+        .await?)
 }

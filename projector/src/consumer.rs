@@ -352,6 +352,7 @@ const STORE_BATCH: i64 = 5_000;
 /// advance the checkpoint, notify the query service. It always ends at the end of an append
 /// transaction, so no command is ever half visible. Returns the checkpoint before and after.
 async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64), ApplyError> {
+    let started = std::time::Instant::now();
     let mut db = pool.acquire().await?;
     let mut tx = db.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
@@ -426,10 +427,15 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
     metrics::histogram!("stockflow_projector_batch_events_size").record(events.len() as f64);
     metrics::gauge!("stockflow_projector_position").set(last as f64);
     metrics::gauge!("stockflow_projector_lag_events").set((head - last).max(0) as f64);
+    metrics::histogram!("stockflow_projector_batch_seconds").record(started.elapsed());
     if let Some(event) = events.last() {
-        let behind = chrono::Utc::now() - event.recorded_at;
-        metrics::gauge!("stockflow_projector_lag_seconds")
-            .set(behind.num_milliseconds().max(0) as f64 / 1e3);
+        let behind = (chrono::Utc::now() - event.recorded_at)
+            .num_microseconds()
+            .unwrap_or(0);
+        let behind = behind.max(0) as f64 / 1e6;
+        metrics::gauge!("stockflow_projector_lag_seconds").set(behind);
+        // From the append's commit to the read models' (the clocks of one host, or close).
+        metrics::histogram!("stockflow_projector_visible_after_seconds").record(behind);
     }
     Ok((checkpoint, last))
 }
