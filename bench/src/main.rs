@@ -52,6 +52,30 @@ struct Cli {
     /// Leave out the cqrs-es peer.
     #[arg(long)]
     no_peer: bool,
+    #[command(subcommand)]
+    scenario: Option<Scenario>,
+}
+
+/// One scenario against a system already running (for profiling it), instead of the run.
+#[derive(clap::Subcommand)]
+enum Scenario {
+    /// Place-orders at the most (closed loop), then at a fixed rate (open loop) with the
+    /// visibility lag of each, on products BENCH-0.. registered first if missing.
+    Orders {
+        #[arg(long, default_value = "http://127.0.0.1:8081")]
+        url: String,
+        #[arg(long, default_value = "http://127.0.0.1:8082")]
+        query_url: String,
+        /// Commands per second of the open loop; 0 leaves it out.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Requests in flight of the closed loop; 0 leaves it out.
+        #[arg(long, default_value_t = 32)]
+        in_flight: usize,
+        /// Bearer token (admin scope); the services should run with RATE_LIMIT_PER_SECOND=0.
+        #[arg(long, env = "STOCKFLOW_TOKEN", hide_env_values = true)]
+        token: String,
+    },
 }
 
 #[tokio::main]
@@ -68,6 +92,17 @@ async fn main() -> ExitCode {
         .hot_product_events
         .unwrap_or(plan.hot_product_events)
         .max(2);
+    if let Some(Scenario::Orders {
+        url,
+        query_url,
+        rate,
+        in_flight,
+        token,
+    }) = cli.scenario
+    {
+        plan.concurrency = in_flight;
+        return scenario(&plan, &url, &query_url, rate, &token).await;
+    }
     let bin_dir = cli.bin_dir.unwrap_or_else(|| {
         std::env::current_exe()
             .ok()
@@ -107,4 +142,48 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+async fn scenario(
+    plan: &run::Plan,
+    url: &str,
+    query_url: &str,
+    rate: f64,
+    token: &str,
+) -> ExitCode {
+    let client = load::client(Some(token), plan.concurrency.max(16) * 2);
+    if let Err(e) = run::register(
+        &client,
+        url,
+        "BENCH",
+        plan.products,
+        1_000_000_000,
+        "reject",
+    )
+    .await
+    {
+        eprintln!("{e}");
+    }
+    let seconds = std::time::Duration::from_secs(plan.seconds);
+    if plan.concurrency > 0 {
+        let summary = load::closed_loop(
+            plan.concurrency,
+            std::time::Duration::from_secs(plan.warmup_seconds),
+            seconds,
+            run::place_order(client.clone(), url, plan.products),
+        )
+        .await;
+        println!(
+            "closed loop: {}",
+            serde_json::to_string(&summary).unwrap_or_default()
+        );
+    }
+    if rate > 0.0 {
+        let half = run::visibility(&client, url, query_url, plan, rate).await;
+        println!(
+            "open loop: {}",
+            serde_json::to_string(&half).unwrap_or_default()
+        );
+    }
+    ExitCode::SUCCESS
 }

@@ -298,6 +298,38 @@ pub fn markdown(results: &Results) -> String {
                 peer.max_rate.per_second * results.plan.seconds as f64
             )
         );
+    }
+    let commands = m.commands.per_second * results.plan.seconds as f64;
+    let events_per_command = m.events_per_second / m.commands.per_second.max(1e-9);
+    let b1_cpu = b.b1_cpu.total() / (b1.transactions_per_second * b1.seconds as f64).max(1.0);
+    let broker_cpu = b.b2_cpu.parts.get("rabbitmq").copied().unwrap_or(0.0)
+        / (b.b2_publish.messages as f64).max(1.0);
+    let floor = b1_cpu + events_per_command * broker_cpu;
+    let cores = results.machine.cores as f64;
+    let _ = writeln!(
+        md,
+        "\n**The ceiling on this box.** Each place-order writes {events_per_command:.2} events. \
+         Were the services free, each would still cost B1's CPU ({} ms: the same SQL) plus \
+         RabbitMQ's CPU for publishing its events as measured in B2 ({} ms a message, before \
+         any consumer): {} ms of CPU, so {} cores could not pass {} commands/s, {:.2}× B1. \
+         stockflow used {} ms a command.",
+        number(b1_cpu * 1e3),
+        number(broker_cpu * 1e3),
+        number(floor * 1e3),
+        results.machine.cores,
+        number(cores / floor.max(1e-9)),
+        cores / floor.max(1e-9) / b1.transactions_per_second.max(1e-9),
+        number(m.cpu.total() * 1e3 / commands.max(1.0)),
+    );
+    let reads = s.product_reads.per_second * results.plan.seconds as f64;
+    let b3 = &b.b3_primary_key_select;
+    let _ = writeln!(
+        md,
+        "\n**CPU per product read**: GET {}; B3 {}.",
+        cpu_per(&s.reads_cpu, reads),
+        cpu_per(&b.b3_cpu, b3.transactions_per_second * b3.seconds as f64),
+    );
+    if let Some(peer) = &results.peer {
         let _ = writeln!(
             md,
             "\n**Peer** (cqrs-es + postgres-es, same PlaceOrder, same load):\n\n\

@@ -103,7 +103,9 @@ pub struct Baselines {
     pub b1_place_order_sql: Pgbench,
     pub b1_cpu: CpuUse,
     pub b2_publish: Publishing,
+    pub b2_cpu: CpuUse,
     pub b3_primary_key_select: Pgbench,
+    pub b3_cpu: CpuUse,
     pub b4_insert_select: TableBuild,
 }
 
@@ -112,6 +114,7 @@ pub struct Stockflow {
     pub max_rate: MaxRate,
     pub half_rate: HalfRate,
     pub product_reads: Summary,
+    pub reads_cpu: CpuUse,
     pub hot_product: HotProduct,
     pub rebuild: Value,
     pub peak_rss_mib: Vec<(String, f64)>,
@@ -189,7 +192,9 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
     let b1_cpu = CpuSnapshot::take(&[]).since(&before);
     drop_database(&setup.postgres_url, B1_DB).await?;
     eprintln!("B2: {} confirmed persistent publishes", plan.b2_messages);
+    let before = CpuSnapshot::take(&[]);
     let b2 = baselines::b2(&setup.amqp_url, "stockflow.bench.b2", plan.b2_messages).await?;
+    let b2_cpu = CpuSnapshot::take(&[]).since(&before);
 
     // stockflow, from an empty store.
     recreate_database(&setup.postgres_url, NAME).await?;
@@ -313,6 +318,7 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
     let products = plan.products;
     let reads_client = client.clone();
     let reads_url = query_url.clone();
+    let before = CpuSnapshot::take(&services);
     let product_reads = load::closed_loop(
         plan.concurrency,
         Duration::from_secs(plan.warmup_seconds),
@@ -325,8 +331,10 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
         },
     )
     .await;
+    let reads_cpu = CpuSnapshot::take(&services).since(&before);
     check(&mut problems, "product reads", &product_reads);
     eprintln!("B3: primary-key SELECT via pgbench");
+    let before = CpuSnapshot::take(&services);
     let b3 = baselines::b3(
         &stockflow_db,
         &setup.out,
@@ -335,10 +343,11 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
         plan.products,
     )
     .await?;
+    let b3_cpu = CpuSnapshot::take(&services).since(&before);
 
     // 4. A product with a long history against a new one.
     eprintln!("seeding a product with {} events", plan.hot_product_events);
-    register(&client, &command_url, "HOT", 1, 0, "reject").await?;
+    register(&client, &command_url, "HOT", 1, 1_000_000_000, "reject").await?;
     register(&client, &command_url, "NEW", 1, 1_000_000_000, "reject").await?;
     let seeded = Instant::now();
     seed_receipts(
@@ -409,6 +418,7 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
         max_rate,
         half_rate,
         product_reads,
+        reads_cpu,
         hot_product,
         rebuild,
         peak_rss_mib,
@@ -418,7 +428,9 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
         b1_place_order_sql: b1,
         b1_cpu,
         b2_publish: b2,
+        b2_cpu,
         b3_primary_key_select: b3,
+        b3_cpu,
         b4_insert_select: b4,
     };
     let goals = report::goals(&stockflow, &baselines);
@@ -452,7 +464,7 @@ fn check(problems: &mut Vec<String>, what: &str, summary: &Summary) {
 }
 
 /// A closed-loop request maker: single-line orders of one unit on a random product.
-fn place_order(
+pub fn place_order(
     client: reqwest::Client,
     url: &str,
     products: usize,
@@ -470,7 +482,7 @@ fn place_order(
     }
 }
 
-async fn register(
+pub async fn register(
     client: &reqwest::Client,
     url: &str,
     prefix: &str,
@@ -542,7 +554,7 @@ async fn seed_receipts(
     Ok(())
 }
 
-async fn visibility(
+pub async fn visibility(
     client: &reqwest::Client,
     command_url: &str,
     query_url: &str,
