@@ -8,6 +8,7 @@ mod malformed;
 mod openapi;
 mod orders;
 mod products;
+mod properties;
 mod relay;
 mod security;
 mod shutdown;

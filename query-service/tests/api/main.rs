@@ -12,6 +12,7 @@ mod orders;
 mod parameters;
 mod products;
 mod projections;
+mod properties;
 mod rebuild;
 mod replenishments;
 mod security;
