@@ -4,6 +4,7 @@
 mod concurrency;
 mod helpers;
 mod idempotency;
+mod injection;
 mod malformed;
 mod openapi;
 mod orders;

@@ -7,6 +7,7 @@ mod consistency;
 mod customers;
 mod health;
 mod helpers;
+mod injection;
 mod openapi;
 mod orders;
 mod parameters;
