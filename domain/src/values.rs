@@ -102,4 +102,93 @@ mod tests {
         assert!(text("", 1, 200).is_err());
         assert!(text("tab\there", 1, 200).is_err());
     }
+
+    use proptest::prelude::*;
+
+    /// Strings a client might send: the alphabets of the rules, their neighbours, SQL and
+    /// LIKE metacharacters, controls and unicode.
+    fn client_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Z0-9_-]{0,34}",
+            "[A-Za-z0-9 _%\\\\'\";-]{0,40}",
+            any::<String>(),
+            Just("'; DROP TABLE event_store.events;--".to_owned()),
+            Just("\u{0}".to_owned()),
+            Just("\u{202e}\u{200d}🦀e\u{301}".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_sku_is_accepted_exactly_when_it_follows_the_rule(raw in client_text()) {
+            let follows = (1..=32).contains(&raw.len())
+                && raw.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            match Sku::parse(&raw) {
+                Ok(sku) => {
+                    prop_assert!(follows, "{raw:?} accepted");
+                    prop_assert_eq!(sku.as_str(), raw.as_str());
+                }
+                Err(message) => {
+                    prop_assert!(!follows, "{raw:?} refused");
+                    prop_assert!(message.contains("1 to 32"));
+                }
+            }
+        }
+
+        #[test]
+        fn a_currency_is_accepted_exactly_when_it_is_three_capitals(raw in prop_oneof!["[A-Za-z]{0,4}", client_text()]) {
+            let follows = raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase());
+            match Currency::parse(&raw) {
+                Ok(currency) => {
+                    prop_assert!(follows);
+                    prop_assert_eq!(currency.as_str(), raw.as_str());
+                }
+                Err(message) => {
+                    prop_assert!(!follows);
+                    prop_assert!(message.contains("ISO 4217"));
+                }
+            }
+        }
+
+        #[test]
+        fn text_is_kept_exactly_or_refused_saying_why(raw in client_text(), min in 0usize..3, max in 0usize..50) {
+            let chars = raw.chars().count();
+            let fits = chars >= min && chars <= max && !raw.chars().any(char::is_control);
+            match text(&raw, min, max) {
+                Ok(kept) => {
+                    prop_assert!(fits);
+                    prop_assert_eq!(kept, raw);
+                }
+                Err(message) => {
+                    prop_assert!(!fits);
+                    prop_assert!(message.contains("characters"), "{}", message);
+                }
+            }
+        }
+
+        #[test]
+        fn a_number_is_in_range_or_refused_naming_the_range(
+            value in prop_oneof![any::<i64>(), -3i64..3, Just(i64::MIN), Just(i64::MAX)],
+            (min, max) in prop_oneof![
+                Just((1, MAX_STOCK_QUANTITY)),
+                Just((0, MAX_STOCK_QUANTITY)),
+                Just((1, MAX_UNIT_PRICE_CENTS)),
+                Just((1, MAX_LINE_QUANTITY)),
+                Just((-MAX_STOCK_QUANTITY, MAX_STOCK_QUANTITY)),
+            ],
+        ) {
+            match in_range(value, min, max) {
+                Ok(kept) => {
+                    prop_assert!((min..=max).contains(&value));
+                    prop_assert_eq!(kept, value);
+                }
+                Err(message) => {
+                    prop_assert!(!(min..=max).contains(&value));
+                    prop_assert_eq!(message, format!("must be between {min} and {max}"));
+                }
+            }
+        }
+    }
 }

@@ -178,6 +178,8 @@ struct Guard {
 pub fn protect(router: Router, config: &WebConfig, required: Scope) -> Router {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 30;
+    // jsonwebtoken ignores `nbf` unless told: a token must not work before its time.
+    validation.validate_nbf = true;
     let guard = Arc::new(Guard {
         key: config
             .auth_jwt_secret

@@ -53,7 +53,7 @@ pub(crate) struct PlaceBody {
     #[schema(value_type = uuid::Uuid, required = false)]
     order_id: Option<String>,
     /// 1 to 64 characters, no control characters.
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     customer_id: Option<String>,
     /// 1 to 100 lines, no sku twice.
     #[schema(value_type = Vec<LineBody>, required = true, min_items = 1, max_items = 100)]
@@ -138,7 +138,8 @@ async fn place(
 #[serde(deny_unknown_fields)]
 #[schema(as = CancelOrder)]
 pub(crate) struct CancelBody {
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 500)]
+    /// 1 to 500 characters, no control characters.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     reason: Option<String>,
 }
 
@@ -191,9 +192,11 @@ async fn cancel(
 #[serde(deny_unknown_fields)]
 #[schema(as = ShipOrder)]
 pub(crate) struct ShipBody {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
+    /// 1 to 64 characters, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     carrier: Option<String>,
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
+    /// 1 to 64 characters, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     tracking_number: Option<String>,
 }
 

@@ -42,7 +42,7 @@ pub(crate) struct RegisterBody {
     #[schema(value_type = String, required = true, min_length = 1, max_length = 32, pattern = "^[A-Z0-9_-]{1,32}$", example = "SKU-1")]
     sku: Option<String>,
     /// 1 to 200 characters, no control characters.
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     name: Option<String>,
     #[schema(value_type = i64, required = true, minimum = 1, maximum = 100_000_000)]
     unit_price_cents: Option<i64>,
@@ -136,8 +136,8 @@ async fn register(
 pub(crate) struct ReceiptBody {
     #[schema(value_type = i64, required = true, minimum = 1, maximum = 1_000_000_000)]
     quantity: Option<i64>,
-    /// 1 to 200 characters, e.g. a delivery note.
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
+    /// 1 to 200 characters, no control characters, e.g. a delivery note.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     reference: Option<String>,
 }
 
@@ -196,10 +196,35 @@ async fn receive(
 #[schema(as = AdjustStock)]
 pub(crate) struct AdjustmentBody {
     /// Units added (positive) or removed (negative); never zero.
-    #[schema(value_type = i64, required = true, minimum = -1_000_000_000, maximum = 1_000_000_000)]
+    #[schema(required = true, schema_with = nonzero_delta)]
     delta: Option<i64>,
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    /// 1 to 200 characters, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     reason: Option<String>,
+}
+
+/// `delta` in the document: a non-zero count within the stock limit, as two ranges so that
+/// a client (or a fuzzer) reading the schema knows zero is refused.
+fn nonzero_delta() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+    };
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(range(-MAX_STOCK_QUANTITY, -1))
+            .item(range(1, MAX_STOCK_QUANTITY))
+            .description(Some(
+                "Units added (positive) or removed (negative); never zero.",
+            ))
+            .build(),
+    )
 }
 
 #[utoipa::path(

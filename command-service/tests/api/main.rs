@@ -4,10 +4,12 @@
 mod concurrency;
 mod helpers;
 mod idempotency;
+mod injection;
 mod malformed;
 mod openapi;
 mod orders;
 mod products;
+mod properties;
 mod relay;
 mod security;
 mod shutdown;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use serde_json::json;
+use serde_json::{Value, json};
 use stockflow_command_service::{App, Config};
 use stockflow_store::web::{Scope, WebConfig, mint_token};
 
@@ -304,4 +304,141 @@ async fn every_answer_names_its_request_and_a_given_request_id_is_kept() {
     // ... and it is the causation id of the events the request caused.
     let events = app.events().await;
     assert_eq!(events[0].metadata["causation_id"], mine);
+}
+
+/// Tokens an attacker can make without the secret, or with it but for something else: each
+/// is refused, and the command it carried is not carried out.
+#[tokio::test]
+async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    app.register("FORGE-1", 0, "reject").await;
+    let claims = |scope: Value| json!({"sub": "x", "scope": scope, "exp": now() + 600});
+    let hs256 = json!({"alg": "HS256", "typ": "JWT"});
+    let valid = forged(
+        hs256.clone(),
+        claims(json!("commands:write")),
+        Some(TEST_SECRET),
+    );
+    let valid_signature = valid.rsplit('.').next().expect("a signature").to_owned();
+
+    let mut unauthorized: Vec<(String, String)> = Vec::new();
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let unsigned = forged(
+            json!({"alg": alg, "typ": "JWT"}),
+            claims(json!("admin")),
+            None,
+        );
+        unauthorized.push((format!("alg {alg}"), unsigned.clone()));
+        // ... and with a signature that is valid for another header.
+        unauthorized.push((
+            format!("alg {alg}, signed"),
+            format!("{unsigned}{valid_signature}"),
+        ));
+    }
+    for alg in ["HS384", "RS256", "ES256", "PS256", "EdDSA"] {
+        unauthorized.push((
+            format!("alg {alg}"),
+            forged(
+                json!({"alg": alg}),
+                claims(json!("admin")),
+                Some(TEST_SECRET),
+            ),
+        ));
+    }
+    unauthorized.push(("claims changed after signing".into(), {
+        let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
+        parts[1] = b64(claims(json!("admin")).to_string().as_bytes());
+        parts.join(".")
+    }));
+    unauthorized.push((
+        "empty signature".into(),
+        forged(hs256.clone(), claims(json!("admin")), None),
+    ));
+    unauthorized.push((
+        "secret as a prefix".into(),
+        forged(
+            hs256.clone(),
+            claims(json!("admin")),
+            Some(&TEST_SECRET[..32]),
+        ),
+    ));
+    unauthorized.push((
+        "scope as a list".into(),
+        forged(
+            hs256.clone(),
+            claims(json!(["commands:write"])),
+            Some(TEST_SECRET),
+        ),
+    ));
+    unauthorized.push((
+        "expiry as text".into(),
+        forged(
+            hs256.clone(),
+            json!({"sub": "x", "scope": "commands:write", "exp": (now() + 600).to_string()}),
+            Some(TEST_SECRET),
+        ),
+    ));
+    unauthorized.push((
+        "not valid before tomorrow".into(),
+        forged(
+            hs256.clone(),
+            json!({"sub": "x", "scope": "commands:write", "exp": now() + 172_800, "nbf": now() + 86_400}),
+            Some(TEST_SECRET),
+        ),
+    ));
+    unauthorized.push(("two tokens".into(), format!("{valid} {valid}")));
+    for (case, token) in &unauthorized {
+        let response = receipt_to_forge_1(&app, token).await;
+        assert_eq!(response.status, 401, "{case}: {}", response.text);
+        response.assert_problem(401, "unauthorized");
+    }
+
+    // Validly signed, but the scope only looks like the one needed.
+    for scope in [
+        "commands:writer",
+        "xcommands:write",
+        "COMMANDS:WRITE",
+        "commands:write,queries:read",
+        "commands:*",
+        "queries:read",
+        "administrator",
+        "",
+    ] {
+        let token = forged(hs256.clone(), claims(json!(scope)), Some(TEST_SECRET));
+        let response = receipt_to_forge_1(&app, &token).await;
+        assert_eq!(response.status, 403, "scope {scope:?}: {}", response.text);
+        response.assert_problem(403, "forbidden");
+    }
+
+    // A token anywhere but the Authorization header is no token.
+    let response = crate::helpers::read_response(
+        reqwest::Client::new()
+            .post(app.url(&format!(
+                "/v1/products/FORGE-1/receipts?access_token={valid}"
+            )))
+            .header("cookie", format!("token={valid}"))
+            .json(&json!({"quantity": 1}))
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await;
+    response.assert_problem(401, "unauthorized");
+
+    // The valid token is accepted: the refusals above are the tokens', not the request's;
+    // and its receipt is the only one taken.
+    receipt_to_forge_1(&app, &valid).await.assert_status(200);
+    let (products, _) = app.replay().await;
+    assert_eq!(
+        products["FORGE-1"].on_hand, 1,
+        "a refused token's receipt was taken"
+    );
+}
+
+async fn receipt_to_forge_1(app: &TestApp, token: &str) -> crate::helpers::TestResponse {
+    let request = reqwest::Client::new()
+        .post(app.url("/v1/products/FORGE-1/receipts"))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&json!({"quantity": 1}));
+    crate::helpers::read_response(request.send().await.expect("answers")).await
 }

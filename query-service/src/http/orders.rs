@@ -63,12 +63,12 @@ async fn show(
     operation_id = "list_orders",
     summary = "Orders, newest first",
     params(
-        ("customer_id" = Option<String>, Query, min_length = 1, max_length = 64, description = "Only this customer's orders"),
+        ("customer_id" = Option<String>, Query, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", description = "Only this customer's orders"),
         ("status" = Option<crate::openapi::OrderStatus>, Query, description = "Only orders with this status"),
-        ("placed_from" = Option<String>, Query, description = "Placed at or after: a date `YYYY-MM-DD` (its start, UTC) or an RFC 3339 instant"),
-        ("placed_to" = Option<String>, Query, description = "Placed at or before: a date `YYYY-MM-DD` (all of it, UTC) or an RFC 3339 instant; not before placed_from"),
+        ("placed_from" = Option<String>, Query, min_length = 1, description = "Placed at or after: a date `YYYY-MM-DD` (its start, UTC) or an RFC 3339 instant"),
+        ("placed_to" = Option<String>, Query, min_length = 1, description = "Placed at or before: a date `YYYY-MM-DD` (all of it, UTC) or an RFC 3339 instant; not before placed_from"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
-        ("cursor" = Option<String>, Query, description = "Opaque: the `next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "Opaque: the `next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "A page of orders", body = crate::openapi::OrderPage),

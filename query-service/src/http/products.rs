@@ -60,7 +60,7 @@ async fn show(
         ("status" = Option<crate::openapi::ProductStatus>, Query, description = "Only products with this status"),
         ("max_available" = Option<i64>, Query, minimum = 0, description = "Only products with at most this many available (a non-negative integer)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
-        ("cursor" = Option<String>, Query, description = "Opaque: the `next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "Opaque: the `next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "A page of products", body = crate::openapi::ProductPage),

@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
         ("sku" = Option<String>, Query, pattern = "^[A-Z0-9_-]{1,32}$", description = "Only requests for this sku"),
         ("status" = Option<crate::openapi::ReplenishmentStatus>, Query, description = "Only requests with this status"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
-        ("cursor" = Option<String>, Query, description = "Opaque: the `next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "Opaque: the `next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "A page of replenishment requests", body = crate::openapi::ReplenishmentPage),
