@@ -406,11 +406,7 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
         events.extend(store_reader::read_range(&mut tx, last, commit_end).await?);
     }
     let last = events.last().map_or(last, |e| e.position);
-    model::apply(&mut tx, "read", &events).await?;
-    sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
-        .bind(last)
-        .execute(&mut *tx)
-        .await?;
+    model::apply(&mut tx, "read", &events, true).await?;
     tx.commit().await?;
 
     for event in &events {

@@ -5,7 +5,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::PgConnection;
+use std::fmt::Write as _;
+
+use sqlx::postgres::{PgArguments, Postgres};
+use sqlx::{Arguments, Encode, PgConnection, Type};
 use stockflow_events::{Envelope, Event, OrderStatus};
 use uuid::Uuid;
 
@@ -124,10 +127,12 @@ struct Working {
 
 /// Applies events (in position order) to the read models in `schema`, within the caller's
 /// transaction, and moves every projection's checkpoint to the last one.
+/// With `announce`, the commit notifies `stockflow_projections` of the new position.
 pub async fn apply(
     db: &mut PgConnection,
     schema: &str,
     events: &[Envelope],
+    announce: bool,
 ) -> Result<(), ApplyError> {
     let Some(last) = events.last() else {
         return Ok(());
@@ -137,13 +142,7 @@ pub async fn apply(
     for envelope in events {
         work.apply(envelope)?;
     }
-    write(db, schema, &work).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE {schema}.projections SET position = $1, status = 'running', last_error = NULL, updated_at = now()"
-    )))
-    .bind(last.position)
-    .execute(&mut *db)
-    .await?;
+    write(db, schema, &work, last.position, announce).await?;
     Ok(())
 }
 
@@ -472,14 +471,24 @@ impl Working {
     }
 }
 
-async fn write(db: &mut PgConnection, schema: &str, work: &Working) -> Result<(), sqlx::Error> {
+/// Every table's changes in one statement of data-modifying CTEs (one round trip; the
+/// tables are distinct, so the parts cannot see or disturb each other), ending with the
+/// checkpoint and, for the live read models, the notification queries wait on.
+async fn write(
+    db: &mut PgConnection,
+    schema: &str,
+    work: &Working,
+    position: i64,
+    announce: bool,
+) -> Result<(), sqlx::Error> {
+    let mut statement = Combined::default();
     let products: Vec<&ProductRow> = work
         .touched_products
         .iter()
         .filter_map(|s| work.products.get(s))
         .collect();
     if !products.is_empty() {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.products AS p (sku, name, unit_price_cents, currency, backorder_policy, status,
                     on_hand, reserved, available, backordered, version, updated_at)
              SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
@@ -489,21 +498,39 @@ async fn write(db: &mut PgConnection, schema: &str, work: &Working) -> Result<()
                     status = EXCLUDED.status, on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved,
                     available = EXCLUDED.available, backordered = EXCLUDED.backordered,
                     version = EXCLUDED.version, updated_at = EXCLUDED.updated_at"
-        )))
-        .bind(products.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.unit_price_cents).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.currency.as_str()).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.backorder_policy.as_str()).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.status.as_str()).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.on_hand).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.reserved).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.available).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.backordered).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.version).collect::<Vec<_>>())
-        .bind(products.iter().map(|p| p.updated_at).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        ));
+        statement.add(products.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>())?;
+        statement.add(products.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())?;
+        statement.add(
+            products
+                .iter()
+                .map(|p| p.unit_price_cents)
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            products
+                .iter()
+                .map(|p| p.currency.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            products
+                .iter()
+                .map(|p| p.backorder_policy.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            products
+                .iter()
+                .map(|p| p.status.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(products.iter().map(|p| p.on_hand).collect::<Vec<_>>())?;
+        statement.add(products.iter().map(|p| p.reserved).collect::<Vec<_>>())?;
+        statement.add(products.iter().map(|p| p.available).collect::<Vec<_>>())?;
+        statement.add(products.iter().map(|p| p.backordered).collect::<Vec<_>>())?;
+        statement.add(products.iter().map(|p| p.version).collect::<Vec<_>>())?;
+        statement.add(products.iter().map(|p| p.updated_at).collect::<Vec<_>>())?;
     }
 
     let orders: Vec<&OrderRow> = work
@@ -512,7 +539,7 @@ async fn write(db: &mut PgConnection, schema: &str, work: &Working) -> Result<()
         .filter_map(|id| work.orders.get(id))
         .collect();
     if !orders.is_empty() {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.orders (order_id, customer_id, status, currency, total_cents, line_count, placed_at,
                     updated_at, shipped_at, cancelled_at, carrier, tracking_number, version)
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::integer[],
@@ -521,44 +548,60 @@ async fn write(db: &mut PgConnection, schema: &str, work: &Working) -> Result<()
              ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
                     shipped_at = EXCLUDED.shipped_at, cancelled_at = EXCLUDED.cancelled_at,
                     carrier = EXCLUDED.carrier, tracking_number = EXCLUDED.tracking_number, version = EXCLUDED.version"
-        )))
-        .bind(orders.iter().map(|o| o.order_id).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.customer_id.as_str()).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.currency.as_str()).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.total_cents).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.line_count).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.placed_at).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.updated_at).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.shipped_at).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.cancelled_at).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.carrier.as_deref()).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.tracking_number.as_deref()).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.version).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        ));
+        statement.add(orders.iter().map(|o| o.order_id).collect::<Vec<_>>())?;
+        statement.add(
+            orders
+                .iter()
+                .map(|o| o.customer_id.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())?;
+        statement.add(
+            orders
+                .iter()
+                .map(|o| o.currency.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(orders.iter().map(|o| o.total_cents).collect::<Vec<_>>())?;
+        statement.add(orders.iter().map(|o| o.line_count).collect::<Vec<_>>())?;
+        statement.add(orders.iter().map(|o| o.placed_at).collect::<Vec<_>>())?;
+        statement.add(orders.iter().map(|o| o.updated_at).collect::<Vec<_>>())?;
+        statement.add(orders.iter().map(|o| o.shipped_at).collect::<Vec<_>>())?;
+        statement.add(orders.iter().map(|o| o.cancelled_at).collect::<Vec<_>>())?;
+        statement.add(
+            orders
+                .iter()
+                .map(|o| o.carrier.as_deref())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            orders
+                .iter()
+                .map(|o| o.tracking_number.as_deref())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(orders.iter().map(|o| o.version).collect::<Vec<_>>())?;
         let lines: Vec<&LineRow> = work
             .touched_orders
             .iter()
             .filter_map(|id| work.lines.get(id))
             .flatten()
             .collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.order_lines (order_id, line_no, sku, quantity, reserved, backordered, unit_price_cents)
              SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
                     $7::bigint[])
              ON CONFLICT (order_id, line_no) DO UPDATE SET reserved = EXCLUDED.reserved,
                     backordered = EXCLUDED.backordered"
-        )))
-        .bind(lines.iter().map(|l| l.order_id).collect::<Vec<_>>())
-        .bind(lines.iter().map(|l| l.line_no).collect::<Vec<_>>())
-        .bind(lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
-        .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-        .bind(lines.iter().map(|l| l.reserved).collect::<Vec<_>>())
-        .bind(lines.iter().map(|l| l.backordered).collect::<Vec<_>>())
-        .bind(lines.iter().map(|l| l.unit_price_cents).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        ));
+        statement.add(lines.iter().map(|l| l.order_id).collect::<Vec<_>>())?;
+        statement.add(lines.iter().map(|l| l.line_no).collect::<Vec<_>>())?;
+        statement.add(lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())?;
+        statement.add(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())?;
+        statement.add(lines.iter().map(|l| l.reserved).collect::<Vec<_>>())?;
+        statement.add(lines.iter().map(|l| l.backordered).collect::<Vec<_>>())?;
+        statement.add(lines.iter().map(|l| l.unit_price_cents).collect::<Vec<_>>())?;
     }
 
     let replenishments: Vec<&ReplenishmentRow> = work
@@ -567,26 +610,59 @@ async fn write(db: &mut PgConnection, schema: &str, work: &Working) -> Result<()
         .filter_map(|k| work.replenishments.get(k))
         .collect();
     if !replenishments.is_empty() {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.replenishments (sku, order_id, quantity, outstanding, status, requested_at, position)
              SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::text[],
                     $6::timestamptz[], $7::bigint[])
              ON CONFLICT (sku, order_id) DO UPDATE SET outstanding = EXCLUDED.outstanding, status = EXCLUDED.status"
-        )))
-        .bind(replenishments.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>())
-        .bind(replenishments.iter().map(|r| r.order_id).collect::<Vec<_>>())
-        .bind(replenishments.iter().map(|r| r.quantity).collect::<Vec<_>>())
-        .bind(replenishments.iter().map(|r| r.outstanding).collect::<Vec<_>>())
-        .bind(replenishments.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
-        .bind(replenishments.iter().map(|r| r.requested_at).collect::<Vec<_>>())
-        .bind(replenishments.iter().map(|r| r.position).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        ));
+        statement.add(
+            replenishments
+                .iter()
+                .map(|r| r.sku.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            replenishments
+                .iter()
+                .map(|r| r.order_id)
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            replenishments
+                .iter()
+                .map(|r| r.quantity)
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            replenishments
+                .iter()
+                .map(|r| r.outstanding)
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            replenishments
+                .iter()
+                .map(|r| r.status.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            replenishments
+                .iter()
+                .map(|r| r.requested_at)
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(
+            replenishments
+                .iter()
+                .map(|r| r.position)
+                .collect::<Vec<_>>(),
+        )?;
     }
 
     if !work.customers.is_empty() {
         let customers: BTreeMap<&String, &CustomerDelta> = work.customers.iter().collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.customers AS c (customer_id, order_count, open_order_count, first_order_at, last_order_at)
              SELECT id, orders, open, coalesce(first, 'infinity'), coalesce(last, '-infinity')
                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])
@@ -598,61 +674,120 @@ async fn write(db: &mut PgConnection, schema: &str, work: &Working) -> Result<()
                     open_order_count = c.open_order_count + EXCLUDED.open_order_count,
                     first_order_at = LEAST(c.first_order_at, EXCLUDED.first_order_at),
                     last_order_at = GREATEST(c.last_order_at, EXCLUDED.last_order_at)"
-        )))
-        .bind(customers.keys().map(|k| k.as_str()).collect::<Vec<_>>())
-        .bind(customers.values().map(|d| d.orders).collect::<Vec<_>>())
-        .bind(customers.values().map(|d| d.open).collect::<Vec<_>>())
-        .bind(customers.values().map(|d| d.first).collect::<Vec<_>>())
-        .bind(customers.values().map(|d| d.last).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        ));
+        statement.add(customers.keys().map(|k| k.as_str()).collect::<Vec<_>>())?;
+        statement.add(customers.values().map(|d| d.orders).collect::<Vec<_>>())?;
+        statement.add(customers.values().map(|d| d.open).collect::<Vec<_>>())?;
+        statement.add(customers.values().map(|d| d.first).collect::<Vec<_>>())?;
+        statement.add(customers.values().map(|d| d.last).collect::<Vec<_>>())?;
     }
     if !work.lifetime_values.is_empty() {
         let values: BTreeMap<&(String, String), &i64> = work.lifetime_values.iter().collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.customer_lifetime_values AS v (customer_id, currency, value_cents)
              SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
              ON CONFLICT (customer_id, currency) DO UPDATE SET value_cents = v.value_cents + EXCLUDED.value_cents"
-        )))
-        .bind(values.keys().map(|(c, _)| c.as_str()).collect::<Vec<_>>())
-        .bind(values.keys().map(|(_, cur)| cur.as_str()).collect::<Vec<_>>())
-        .bind(values.values().map(|v| **v).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        ));
+        statement.add(values.keys().map(|(c, _)| c.as_str()).collect::<Vec<_>>())?;
+        statement.add(
+            values
+                .keys()
+                .map(|(_, cur)| cur.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        statement.add(values.values().map(|v| **v).collect::<Vec<_>>())?;
     }
     if !work.daily.is_empty() {
         let daily: BTreeMap<&(NaiveDate, String), &SalesDelta> = work.daily.iter().collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.daily_sales AS s (day, currency, orders, units, revenue_cents)
              SELECT * FROM unnest($1::date[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
              ON CONFLICT (day, currency) DO UPDATE SET orders = s.orders + EXCLUDED.orders,
                     units = s.units + EXCLUDED.units, revenue_cents = s.revenue_cents + EXCLUDED.revenue_cents"
-        )))
-        .bind(daily.keys().map(|(d, _)| *d).collect::<Vec<_>>())
-        .bind(daily.keys().map(|(_, c)| c.as_str()).collect::<Vec<_>>())
-        .bind(daily.values().map(|s| s.orders).collect::<Vec<_>>())
-        .bind(daily.values().map(|s| s.units).collect::<Vec<_>>())
-        .bind(daily.values().map(|s| s.revenue).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        ));
+        statement.add(daily.keys().map(|(d, _)| *d).collect::<Vec<_>>())?;
+        statement.add(daily.keys().map(|(_, c)| c.as_str()).collect::<Vec<_>>())?;
+        statement.add(daily.values().map(|s| s.orders).collect::<Vec<_>>())?;
+        statement.add(daily.values().map(|s| s.units).collect::<Vec<_>>())?;
+        statement.add(daily.values().map(|s| s.revenue).collect::<Vec<_>>())?;
     }
     if !work.daily_sku.is_empty() {
         let daily: BTreeMap<&(NaiveDate, String, String), &SalesDelta> =
             work.daily_sku.iter().collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        statement.part(&format!(
             "INSERT INTO {schema}.daily_sku_sales AS s (day, sku, currency, orders, units, revenue_cents)
              SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
              ON CONFLICT (day, sku, currency) DO UPDATE SET orders = s.orders + EXCLUDED.orders,
                     units = s.units + EXCLUDED.units, revenue_cents = s.revenue_cents + EXCLUDED.revenue_cents"
-        )))
-        .bind(daily.keys().map(|(d, _, _)| *d).collect::<Vec<_>>())
-        .bind(daily.keys().map(|(_, s, _)| s.as_str()).collect::<Vec<_>>())
-        .bind(daily.keys().map(|(_, _, c)| c.as_str()).collect::<Vec<_>>())
-        .bind(daily.values().map(|s| s.orders).collect::<Vec<_>>())
-        .bind(daily.values().map(|s| s.units).collect::<Vec<_>>())
-        .bind(daily.values().map(|s| s.revenue).collect::<Vec<_>>())
+        ));
+        statement.add(daily.keys().map(|(d, _, _)| *d).collect::<Vec<_>>())?;
+        statement.add(daily.keys().map(|(_, s, _)| s.as_str()).collect::<Vec<_>>())?;
+        statement.add(daily.keys().map(|(_, _, c)| c.as_str()).collect::<Vec<_>>())?;
+        statement.add(daily.values().map(|s| s.orders).collect::<Vec<_>>())?;
+        statement.add(daily.values().map(|s| s.units).collect::<Vec<_>>())?;
+        statement.add(daily.values().map(|s| s.revenue).collect::<Vec<_>>())?;
+    }
+    statement.part(&format!(
+        "UPDATE {schema}.projections SET position = $1, status = 'running', last_error = NULL, updated_at = now()"
+    ));
+    statement.add(position)?;
+    let last = statement.next_placeholder();
+    statement.add(position)?;
+    statement.sql.push_str(&if announce {
+        format!(" SELECT pg_notify('stockflow_projections', {last}::text)")
+    } else {
+        format!(" SELECT {last}::bigint")
+    });
+    sqlx::query_with(sqlx::AssertSqlSafe(statement.sql), statement.args)
         .execute(&mut *db)
         .await?;
-    }
     Ok(())
+}
+
+/// A statement made of parts written as if each were alone (`$1`, `$2`, …): their
+/// placeholders are renumbered after the parts before them.
+#[derive(Default)]
+struct Combined {
+    sql: String,
+    args: PgArguments,
+    placeholders: usize,
+    parts: usize,
+}
+
+impl Combined {
+    fn part(&mut self, sql: &str) {
+        self.sql
+            .push_str(if self.parts == 0 { "WITH " } else { ", " });
+        let _ = write!(self.sql, "w{} AS (", self.parts);
+        let mut highest = 0;
+        let mut rest = sql;
+        while let Some(at) = rest.find('$') {
+            self.sql.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .count();
+            let n: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
+            highest = highest.max(n);
+            let _ = write!(self.sql, "${}", n + self.placeholders);
+            rest = &rest[at + 1 + digits..];
+        }
+        self.sql.push_str(rest);
+        self.sql.push(')');
+        self.placeholders += highest;
+        self.parts += 1;
+    }
+
+    /// A placeholder of the final SELECT, after every part's.
+    fn next_placeholder(&mut self) -> String {
+        self.placeholders += 1;
+        format!("${}", self.placeholders)
+    }
+
+    fn add<'t, T: Encode<'t, Postgres> + Type<Postgres>>(
+        &mut self,
+        value: T,
+    ) -> Result<(), sqlx::Error> {
+        self.args.add(value).map_err(sqlx::Error::Encode)
+    }
 }

@@ -63,7 +63,7 @@ pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, Rebuild
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
-        model::apply(&mut tx, NEXT, &events).await?;
+        model::apply(&mut tx, NEXT, &events, false).await?;
         tx.commit().await?;
     }
     reader
@@ -196,7 +196,7 @@ async fn apply_next(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, Rebu
     .fetch_one(&mut *db)
     .await?;
     let events = store_reader::read_range(db, checkpoint, checkpoint + batch).await?;
-    model::apply(db, NEXT, &events).await?;
+    model::apply(db, NEXT, &events, false).await?;
     Ok(events.len() as i64)
 }
 
