@@ -23,6 +23,7 @@ const SIZE_BUCKETS: &[f64] = &[
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The process's recorder, installed on first use.
 pub fn handle() -> &'static PrometheusHandle {
@@ -35,6 +36,18 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Only fails if another recorder is installed, and then that one records.
         let _ = metrics::set_global_recorder(recorder);
+        // Histogram samples are kept until they are folded into their buckets, which a scrape
+        // does; with nobody scraping they would pile up (tens of bytes a request, for ever).
+        // This folds them in every few seconds whether or not anyone scrapes.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
         handle
     })
 }
