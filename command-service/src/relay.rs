@@ -217,6 +217,11 @@ async fn session(
     let mut confirmed = checkpoint;
     let mut saved_at = Instant::now();
     loop {
+        // Notifications only wake the relay; while it is busy they would pile up unread (one
+        // per append transaction), so those that came in meanwhile are dropped here.
+        while let Some(notification) = listener.recv().now_or_never() {
+            notification?;
+        }
         let room = IN_FLIGHT - in_flight.len();
         let mut read = 0;
         // On shutdown too: everything committed is published before the relay exits.
