@@ -303,6 +303,7 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
 
     // 2. Half that rate: latency, and how soon a query sees each command.
     let rate = (max_rate.commands.per_second / 2.0).max(1.0);
+    memory_so_far(&services);
     eprintln!("place-order, open loop, {rate:.0}/s, {} s", plan.seconds);
     let half_rate = visibility(&client, &command_url, &query_url, &plan, rate).await;
     check(
@@ -314,6 +315,7 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
     catch_up(&mut db, Duration::from_secs(60)).await?;
 
     // 3. Reads, and B3 right after on the same table.
+    memory_so_far(&services);
     eprintln!("GET /v1/products/{{sku}}, closed loop, {} s", plan.seconds);
     let products = plan.products;
     let reads_client = client.clone();
@@ -346,6 +348,7 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
     let b3_cpu = CpuSnapshot::take(&services).since(&before);
 
     // 4. A product with a long history against a new one.
+    memory_so_far(&services);
     eprintln!("seeding a product with {} events", plan.hot_product_events);
     register(&client, &command_url, "HOT", 1, 1_000_000_000, "reject").await?;
     register(&client, &command_url, "NEW", 1, 1_000_000_000, "reject").await?;
@@ -362,6 +365,7 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
         (plan.hot_product_events - 1) as f64 / seeded.elapsed().as_secs_f64();
     catch_up(&mut db, Duration::from_secs(600)).await?;
     let hot_rate = (rate / 4.0).clamp(1.0, 400.0);
+    memory_so_far(&services);
     eprintln!("hot against new product, open loop, {hot_rate:.0}/s");
     let (hot, new) = hot_and_new(&client, &command_url, &plan, hot_rate).await;
     check(&mut problems, "orders on the hot product", &hot);
@@ -376,6 +380,7 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
     };
 
     // 5. A rebuild of every read model over the whole store, with B4 on the same events.
+    memory_so_far(&services);
     eprintln!("rebuild, and B4 on the same events");
     let b4 = baselines::b4(&stockflow_db).await?;
     let mut rebuild_env = common.clone();
@@ -448,6 +453,15 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
         goals,
         problems,
     })
+}
+
+/// Peak memory of each service so far: which stretch of load raised it.
+fn memory_so_far(services: &[&Service]) {
+    let peaks: Vec<String> = services
+        .iter()
+        .map(|s| format!("{} {:.0} MiB", s.name, s.peak_rss_mib()))
+        .collect();
+    eprintln!("  peak memory so far: {}", peaks.join(", "));
 }
 
 fn check(problems: &mut Vec<String>, what: &str, summary: &Summary) {
