@@ -767,9 +767,14 @@ impl Combined {
                 .chars()
                 .take_while(char::is_ascii_digit)
                 .count();
-            let n: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
-            highest = highest.max(n);
-            let _ = write!(self.sql, "${}", n + self.placeholders);
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => {
+                    highest = highest.max(n);
+                    let _ = write!(self.sql, "${}", n + self.placeholders);
+                }
+                // Not a placeholder: kept as it is.
+                Err(_) => self.sql.push('$'),
+            }
             rest = &rest[at + 1 + digits..];
         }
         self.sql.push_str(rest);
@@ -789,5 +794,23 @@ impl Combined {
         value: T,
     ) -> Result<(), sqlx::Error> {
         self.args.add(value).map_err(sqlx::Error::Encode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_part_is_renumbered_after_the_parts_before_it() {
+        let mut statement = Combined::default();
+        statement.part("INSERT INTO a SELECT * FROM unnest($1::text[], $2::bigint[])");
+        statement.part("UPDATE b SET x = $1 WHERE note = 'costs $ more'");
+        assert_eq!(statement.next_placeholder(), "$4");
+        assert_eq!(
+            statement.sql,
+            "WITH w0 AS (INSERT INTO a SELECT * FROM unnest($1::text[], $2::bigint[])), \
+             w1 AS (UPDATE b SET x = $3 WHERE note = 'costs $ more')"
+        );
     }
 }
