@@ -59,10 +59,70 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "the body must be a JSON object".into(),
             ));
         }
-        let value =
-            serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+        let value = match serde_json::from_slice(&raw) {
+            Ok(value) => value,
+            // JSON has one kind of number, and to JSON Schema (which the OpenAPI document
+            // speaks) `5.0` is the integer 5: a whole number written with a fraction or an
+            // exponent is read as that integer. Bodies that need no such reading never pay
+            // for it.
+            Err(e) => integers_unwritten(&raw)
+                .and_then(|rewritten| serde_json::from_slice(&rewritten).ok())
+                .ok_or_else(|| ApiError::MalformedBody(e.to_string()))?,
+        };
         Ok(JsonBody { value, raw })
     }
+}
+
+/// The body with every whole number written with a fraction or an exponent (`5.0`, `1e3`)
+/// rewritten as a plain integer (`5`, `1000`); `None` if it has none. Strings are left as
+/// they are, and so is everything else, repeated members included, for the parse that
+/// follows to judge.
+fn integers_unwritten(raw: &[u8]) -> Option<Vec<u8>> {
+    // Beyond 2^53 a float no longer holds every integer exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let mut out = Vec::with_capacity(raw.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < raw.len() && raw[i] != b'"' {
+                    i += if raw[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(raw.len());
+                out.extend_from_slice(&raw[start..i]);
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < raw.len()
+                    && matches!(raw[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let token = &raw[start..i];
+                let whole = token
+                    .iter()
+                    .any(|b| matches!(b, b'.' | b'e' | b'E'))
+                    .then(|| std::str::from_utf8(token).ok()?.parse::<f64>().ok())
+                    .flatten()
+                    .filter(|n| n.fract() == 0.0 && n.abs() <= EXACT);
+                match whole {
+                    Some(n) => {
+                        out.extend_from_slice((n as i64).to_string().as_bytes());
+                        changed = true;
+                    }
+                    None => out.extend_from_slice(token),
+                }
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 /// What the headers of a command say: retry identity, precondition and tracing context.
@@ -232,6 +292,27 @@ impl Validator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_or_exponent_become_integers() {
+        let rewritten = |body: &str| {
+            integers_unwritten(body.as_bytes()).map(|b| String::from_utf8(b).expect("text"))
+        };
+        assert_eq!(
+            rewritten(r#"{"quantity": 5.0, "delta": -2.00, "cents": 1e3, "x": 1.5E1}"#).as_deref(),
+            Some(r#"{"quantity": 5, "delta": -2, "cents": 1000, "x": 15}"#)
+        );
+        // Fractions stay fractions (and so stay a wrong type); strings are not numbers.
+        assert_eq!(rewritten(r#"{"quantity": 5.5}"#), None);
+        assert_eq!(rewritten(r#"{"reason": "v5.0 \" 7.0", "n": 3}"#), None);
+        assert_eq!(
+            rewritten(r#"{"reason": "5.0", "n": 3.0}"#).as_deref(),
+            Some(r#"{"reason": "5.0", "n": 3}"#)
+        );
+        // Too big for a float to hold every integer exactly: left as written.
+        assert_eq!(rewritten(r#"{"n": 1e300}"#), None);
+        assert_eq!(rewritten(r#"{"n": 5}"#), None);
+    }
 
     #[test]
     fn json_content_types_are_recognised() {
