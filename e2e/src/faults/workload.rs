@@ -26,7 +26,7 @@ pub const PRODUCTS: [(&str, &str, &str); 6] = [
 const DELTAS: [i64; 5] = [-3, -1, 2, 5, 8];
 
 /// Refusals a correct system may give this workload; any other 4xx is a defect.
-pub const EXPECTED_REFUSALS: [&str; 11] = [
+pub const EXPECTED_REFUSALS: [&str; 13] = [
     "insufficient_stock",
     "currency_mismatch",
     "product_discontinued",
@@ -36,8 +36,10 @@ pub const EXPECTED_REFUSALS: [&str; 11] = [
     "order_not_ready",
     "order_cancelled",
     "order_already_shipped",
-    // An order whose placement had an unknown outcome and did not go in.
+    // An order or product whose placement or registration did not go in.
     "order_not_found",
+    "unknown_product",
+    "product_not_found",
     "concurrency_conflict",
 ];
 
@@ -197,6 +199,14 @@ pub async fn worker(
 ) -> Vec<Attempt> {
     let mut rng = StdRng::seed_from_u64(seed);
     let skus: Vec<&str> = PRODUCTS.iter().map(|(s, _, _)| *s).collect();
+    let euro: Vec<&str> = PRODUCTS
+        .iter()
+        .filter(|(_, _, currency)| *currency == "EUR")
+        .map(|(s, _, _)| *s)
+        .collect();
+    // Products this client registered: orders sometimes name one, and only these are ever
+    // discontinued, so that the starting products keep taking orders.
+    let mut registered: Vec<String> = Vec::new();
     let mut attempts = Vec::new();
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -208,17 +218,36 @@ pub async fn worker(
             .copied();
         let sku = *skus.choose(&mut rng).expect("skus");
         let roll: u32 = rng.random_range(0..100);
+        let mut placed = None;
         let (kind, path, body): (&'static str, String, Value) = match (roll, known_order) {
             (0..40, _) => {
-                let n = rng.random_range(1..=3);
-                let lines: Vec<Value> = skus
-                    .choose_multiple(&mut rng, n)
+                let mut names: Vec<String> = match rng.random_range(0..100) {
+                    // One currency, the dollar product alone.
+                    0..15 => vec!["U-1".into()],
+                    // Two currencies: refused.
+                    15..18 => vec!["U-1".into(), "R-1".into()],
+                    _ => {
+                        let n = rng.random_range(1..=3);
+                        euro.choose_multiple(&mut rng, n)
+                            .map(|s| s.to_string())
+                            .collect()
+                    }
+                };
+                if rng.random_bool(0.1)
+                    && let Some(new) = registered.choose(&mut rng)
+                    && !names.contains(new)
+                {
+                    names.push(new.clone());
+                }
+                let lines: Vec<Value> = names
+                    .iter()
                     .map(|s| json!({"sku": s, "quantity": rng.random_range(1..=6)}))
                     .collect();
                 let order_id = Uuid::now_v7();
                 // Known before the answer, so that a placement with an unknown outcome
                 // may still be cancelled or shipped.
                 orders.lock().expect("not poisoned").push(order_id);
+                placed = Some(order_id);
                 let customer = format!("customer-{}", rng.random_range(0..25));
                 (
                     "place",
@@ -251,22 +280,38 @@ pub async fn worker(
                 format!("/v1/orders/{id}/ship"),
                 json!({"carrier": "UPS", "tracking_number": format!("T{seed}-{i}")}),
             ),
-            (95..98, _) => (
-                "register",
-                "/v1/products".into(),
-                json!({"sku": format!("N-{seed}-{i}"), "name": "new", "unit_price_cents": 99,
-                    "currency": "EUR", "initial_stock": rng.random_range(0..10),
-                    "backorder_policy": if rng.random_bool(0.5) { "reject" } else { "backorder" }}),
-            ),
-            (98.., _) => (
-                // Rarely, and always the same product, so that orders keep flowing.
-                "discontinue",
-                "/v1/products/B-3/discontinue".into(),
-                json!({}),
-            ),
+            (95..98, _) => {
+                let new = format!("N-{seed}-{i}");
+                registered.push(new.clone());
+                (
+                    "register",
+                    "/v1/products".into(),
+                    json!({"sku": new, "name": "new", "unit_price_cents": 99,
+                        "currency": "EUR", "initial_stock": rng.random_range(0..10),
+                        "backorder_policy": if rng.random_bool(0.5) { "reject" } else { "backorder" }}),
+                )
+            }
+            (98.., _) => match registered.choose(&mut rng) {
+                Some(new) => (
+                    "discontinue",
+                    format!("/v1/products/{new}/discontinue"),
+                    json!({}),
+                ),
+                None => continue,
+            },
             (_, None) => continue,
         };
-        attempts.push(send(&client, kind, path, body).await);
+        let attempt = send(&client, kind, path, body).await;
+        if let Some(order_id) = placed
+            && matches!(attempt.outcome, Outcome::Refused { .. } | Outcome::NotSent)
+        {
+            // Never placed: later commands go to orders that may exist.
+            orders
+                .lock()
+                .expect("not poisoned")
+                .retain(|id| *id != order_id);
+        }
+        attempts.push(attempt);
         tokio::time::sleep(pause).await;
     }
     attempts
