@@ -162,11 +162,9 @@ async fn session(
 ) -> Result<(), RelayError> {
     let connection_name = format!("stockflow-relay {}", config.exchange);
     let broker = amqp::connect(&config.amqp_url, &connection_name).await?;
-    let channel = broker.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    amqp::declare_events_exchange(&channel, &config.exchange).await?;
+    let channel = amqp::within(broker.create_channel()).await?;
+    amqp::within(channel.confirm_select(ConfirmSelectOptions::default())).await?;
+    amqp::within(amqp::declare_events_exchange(&channel, &config.exchange)).await?;
 
     // Leadership and reading share one connection: if it dies, the lock goes with it, and
     // this relay notices on its next read.

@@ -163,14 +163,13 @@ async fn session(
 ) -> Result<(), ConsumeError> {
     let connection =
         amqp::connect(amqp_url, &format!("stockflow-projector {}", topology.queue)).await?;
-    let channel = connection.create_channel().await?;
-    declare(&channel, topology).await?;
-    channel
-        .basic_qos(
-            u16::try_from(BATCH * 2).unwrap_or(u16::MAX),
-            BasicQosOptions::default(),
-        )
-        .await?;
+    let channel = amqp::within(connection.create_channel()).await?;
+    amqp::within(declare(&channel, topology)).await?;
+    amqp::within(channel.basic_qos(
+        u16::try_from(BATCH * 2).unwrap_or(u16::MAX),
+        BasicQosOptions::default(),
+    ))
+    .await?;
 
     // Whatever the queue may not hold (events from before it existed, or published while this
     // projector was away and the queue dropped them) comes from the store first.
@@ -179,14 +178,13 @@ async fn session(
         return Ok(());
     }
 
-    let mut consumer = channel
-        .basic_consume(
-            topology.queue.as_str().into(),
-            "stockflow-projector".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let mut consumer = amqp::within(channel.basic_consume(
+        topology.queue.as_str().into(),
+        "stockflow-projector".into(),
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    ))
+    .await?;
     health.set_broker(true);
     *backoff = Duration::from_millis(100);
     tracing::info!(queue = %topology.queue, "projector consuming");

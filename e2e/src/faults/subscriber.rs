@@ -86,18 +86,25 @@ async fn consume(
     deliveries: &Mutex<Deliveries>,
     stop: &CancellationToken,
 ) -> Result<(), BoxError> {
-    let connection =
-        stockflow_store::amqp::connect(amqp_url, "stockflow-faults-subscriber").await?;
-    let channel = connection.create_channel().await?;
-    channel.basic_qos(500, Default::default()).await?;
-    let mut consumer = channel
-        .basic_consume(
-            queue.into(),
-            "stockflow-faults-subscriber".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    // A broker that is starting may leave any step of this waiting forever.
+    let setup = async {
+        let connection =
+            stockflow_store::amqp::connect(amqp_url, "stockflow-faults-subscriber").await?;
+        let channel = connection.create_channel().await?;
+        channel.basic_qos(500, Default::default()).await?;
+        let consumer = channel
+            .basic_consume(
+                queue.into(),
+                "stockflow-faults-subscriber".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok::<_, BoxError>((connection, consumer))
+    };
+    let (_connection, mut consumer) = tokio::time::timeout(Duration::from_secs(20), setup)
+        .await
+        .map_err(|_| "the subscriber could not start consuming within 20 s")??;
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;
         let id = serde_json::from_slice::<serde_json::Value>(&delivery.data)
