@@ -22,14 +22,8 @@ pub async fn run_workload(
     workers: usize,
     seed: u64,
 ) -> Vec<(String, u16)> {
-    let skus: Vec<(&str, &str, &str)> = vec![
-        ("R-1", "reject", "EUR"),
-        ("R-2", "reject", "EUR"),
-        ("B-1", "backorder", "EUR"),
-        ("B-2", "backorder", "EUR"),
-        ("B-3", "backorder", "EUR"),
-        ("U-1", "backorder", "USD"),
-    ];
+    // The fault run's starting products: (sku, backorder policy, currency).
+    let skus = stockflow_e2e::faults::workload::PRODUCTS;
     for (sku, policy, currency) in &skus {
         stack
             .command(
