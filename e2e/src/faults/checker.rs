@@ -441,6 +441,50 @@ pub fn check_read_models(truth: &Truth, served: &Served, findings: &mut Findings
     }
     count_rows(&seen, ids.keys().map(String::as_str), "order", findings);
 
+    // Order lines, as the read schema holds them.
+    let mut lines: BTreeMap<Uuid, Vec<ServedLine>> = BTreeMap::new();
+    for line in &served.order_lines {
+        lines.entry(line.0).or_default().push(line.clone());
+    }
+    for (id, order) in &truth.orders {
+        let expected: Vec<ServedLine> = order
+            .order
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    *id,
+                    l.sku.clone(),
+                    l.quantity,
+                    l.reserved,
+                    l.backordered,
+                    l.unit_price_cents,
+                )
+            })
+            .collect();
+        let actual = lines.remove(id).unwrap_or_default();
+        if actual.len() < expected.len() {
+            findings.counts.lost += 1;
+        } else if actual.len() > expected.len() {
+            findings.counts.duplicated += 1;
+        } else if actual != expected {
+            findings.counts.mismatched += 1;
+        } else {
+            continue;
+        }
+        findings.note(format!(
+            "order {id}'s lines (sku, quantity, reserved, backordered, price) are {:?}; the store says {:?}",
+            actual.iter().map(|l| (&l.1, l.2, l.3, l.4, l.5)).collect::<Vec<_>>(),
+            expected.iter().map(|l| (&l.1, l.2, l.3, l.4, l.5)).collect::<Vec<_>>(),
+        ));
+    }
+    for id in lines.keys() {
+        findings.counts.unexpected += 1;
+        findings.note(format!(
+            "the read models hold lines of order {id}, the store has no such order"
+        ));
+    }
+
     // Customers: counts that took an order in twice, or missed one.
     for (customer, expected) in &truth.customers {
         match served.customers.get(customer) {
@@ -465,6 +509,17 @@ pub fn check_read_models(truth: &Truth, served: &Served, findings: &mut Findings
                     &format!("customer {customer}'s open orders"),
                     findings,
                 );
+                for (currency, expected_value) in &expected.lifetime_value {
+                    let value = body["lifetime_value"][currency.as_str()]
+                        .as_i64()
+                        .unwrap_or(0);
+                    compare_count(
+                        value,
+                        *expected_value,
+                        &format!("customer {customer}'s lifetime value in {currency}"),
+                        findings,
+                    );
+                }
             }
         }
     }
@@ -475,13 +530,19 @@ pub fn check_read_models(truth: &Truth, served: &Served, findings: &mut Findings
             .sales_by_sku
             .iter()
             .find(|r| r["sku"] == sku.as_str() && r["currency"] == currency.as_str());
-        let units = row.and_then(|r| r["units"].as_i64()).unwrap_or(0);
-        compare_count(
-            units,
-            expected.units,
-            &format!("units sold of {sku} in {currency}"),
-            findings,
-        );
+        for (what, value, expected) in [
+            ("orders", "orders", expected.orders),
+            ("units sold", "units", expected.units),
+            ("revenue", "revenue_cents", expected.revenue_cents),
+        ] {
+            let served = row.and_then(|r| r[value].as_i64()).unwrap_or(0);
+            compare_count(
+                served,
+                expected,
+                &format!("{what} of {sku} in {currency}"),
+                findings,
+            );
+        }
     }
 
     // Replenishments: one row per request.
@@ -537,11 +598,17 @@ fn compare_count(served: i64, expected: i64, what: &str, findings: &mut Findings
     }
 }
 
-/// What the query service served, read at the store's head.
-#[derive(Debug, Default)]
+/// An order line as the read schema holds it: order, sku, quantity, reserved, backordered,
+/// unit price.
+pub type ServedLine = (Uuid, String, i64, i64, i64, i64);
+
+/// What the query service served, read at the store's head, and the order lines from the
+/// read schema itself.
+#[derive(Debug, Default, Clone)]
 pub struct Served {
     pub products: Vec<Value>,
     pub orders: Vec<Value>,
+    pub order_lines: Vec<ServedLine>,
     pub customers: BTreeMap<String, Value>,
     pub sales_by_sku: Vec<Value>,
     pub replenishments: Vec<Value>,
@@ -688,6 +755,79 @@ mod tests {
         assert_eq!(findings.counts.lost, 1);
         assert_eq!(findings.counts.unexpected, 1);
         assert_eq!(findings.counts.redeliveries, 2);
+    }
+
+    /// A store with one product and one order of it, and the read models serving exactly
+    /// that.
+    fn one_order() -> (Truth, Served, Uuid) {
+        let order_id = Uuid::now_v7();
+        let c = Uuid::now_v7();
+        let mut registered = event(
+            1,
+            "product.registered",
+            c,
+            json!({"sku": "A", "name": "a",
+            "unit_price_cents": 100, "currency": "EUR", "initial_stock": 10, "backorder_policy": "reject"}),
+        );
+        registered.stream_id = "product-A".into();
+        registered.stream_version = 1;
+        let mut placed = event(
+            2,
+            "order.placed",
+            c,
+            json!({"order_id": order_id, "customer_id": "c",
+            "currency": "EUR", "total_cents": 300, "status": "ready",
+            "lines": [{"sku": "A", "quantity": 3, "unit_price_cents": 100, "reserved": 3, "backordered": 0}]}),
+        );
+        placed.stream_id = format!("order-{order_id}");
+        placed.stream_version = 1;
+        let truth = Truth::from_events(&[registered, placed]);
+        let served = Served {
+            products: vec![
+                json!({"sku": "A", "on_hand": 10, "reserved": 0, "backordered": 0,
+                "version": 1, "unit_price_cents": 100}),
+            ],
+            orders: vec![
+                json!({"order_id": order_id, "status": "ready", "total_cents": 300,
+                "version": 1, "line_count": 1}),
+            ],
+            order_lines: vec![(order_id, "A".into(), 3, 3, 0, 100)],
+            customers: [(
+                "c".to_owned(),
+                json!({"order_count": 1, "open_order_count": 1, "lifetime_value": {"EUR": 300}}),
+            )]
+            .into(),
+            sales_by_sku: vec![
+                json!({"sku": "A", "currency": "EUR", "orders": 1, "units": 3,
+                "revenue_cents": 300}),
+            ],
+            replenishments: vec![],
+        };
+        (truth, served, order_id)
+    }
+
+    #[test]
+    fn read_models_that_took_an_event_twice_or_missed_one_are_counted() {
+        let (truth, served, order_id) = one_order();
+        let mut findings = Findings::default();
+        check_read_models(&truth, &served, &mut findings);
+        assert_eq!(findings.counts.violations(), 0, "{:?}", findings.problems);
+
+        let mut twice = served.clone();
+        twice.orders.push(twice.orders[0].clone());
+        twice.order_lines.push((order_id, "A".into(), 3, 3, 0, 100));
+        twice.sales_by_sku[0]["units"] = json!(6);
+        let mut findings = Findings::default();
+        check_read_models(&truth, &twice, &mut findings);
+        assert_eq!(findings.counts.duplicated, 3, "{:?}", findings.problems);
+
+        let mut missed = served.clone();
+        missed.customers.clear();
+        missed.products[0]["reserved"] = json!(3);
+        let mut findings = Findings::default();
+        check_read_models(&truth, &missed, &mut findings);
+        assert_eq!(findings.counts.lost, 1, "{:?}", findings.problems);
+        assert_eq!(findings.counts.mismatched, 1, "{:?}", findings.problems);
     }
 
     #[test]

@@ -758,9 +758,17 @@ impl System {
                 self.get(&format!("/v1/customers/{customer}"), head).await?,
             );
         }
+        let mut db = self.db().await?;
+        let order_lines = sqlx::query_as(
+            "SELECT order_id, sku, quantity, reserved, backordered, unit_price_cents \
+             FROM read.order_lines ORDER BY order_id, line_no",
+        )
+        .fetch_all(&mut db)
+        .await?;
         Ok(Served {
             products: self.all_items("/v1/products", head).await?,
             orders: self.all_items("/v1/orders", head).await?,
+            order_lines,
             customers,
             sales_by_sku: self.get("/v1/analytics/sales?group_by=sku", head).await?["rows"]
                 .as_array()
