@@ -1,4 +1,4 @@
--- B1 (SPEC §8): the raw SQL of a place-order, stock update + order insert in one transaction.
+-- B1 (docs/performance.md): the raw SQL of a place-order, stock update + order insert in one transaction.
 DROP TABLE IF EXISTS b1_orders, b1_products;
 CREATE TABLE b1_products (sku text PRIMARY KEY, on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0);
 CREATE TABLE b1_orders (order_id uuid PRIMARY KEY, sku text NOT NULL, quantity integer NOT NULL,

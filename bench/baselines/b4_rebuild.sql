@@ -1,4 +1,4 @@
--- B4 (SPEC §8): one INSERT … SELECT building a read table straight from the events table:
+-- B4 (docs/performance.md): one INSERT … SELECT building a read table straight from the events table:
 -- each product's levels as of its last event that carries them. The benchmark times it in a
 -- transaction it then rolls back.
 CREATE TABLE b4_products (sku text PRIMARY KEY, on_hand bigint, reserved bigint, available bigint, version bigint);

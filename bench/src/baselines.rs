@@ -1,5 +1,5 @@
-//! The baselines of SPEC §8, measured on the same box in the same run: what PostgreSQL and
-//! RabbitMQ do with the least software possible in front of them.
+//! The baselines of docs/performance.md, measured on the same box in the same run: what
+//! PostgreSQL and RabbitMQ do with the least software possible in front of them.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

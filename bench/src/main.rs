@@ -1,12 +1,24 @@
-//! stockflow's benchmark (SPEC §8): in one run, on this box, the baselines (pgbench and raw
-//! confirmed publishes), stockflow's scenarios beside them, and the same PlaceOrder on
-//! cqrs-es + postgres-es. Figures are compared with what was measured in the same run;
-//! nothing here asserts a speed.
+//! stockflow's benchmark (docs/performance.md): in one run, on this box, the baselines
+//! (pgbench and raw confirmed publishes), stockflow's scenarios beside them, and the same
+//! PlaceOrder on cqrs-es + postgres-es. Figures are compared with what was measured in the
+//! same run; nothing here asserts a speed.
+//!
+//! The modules, from the bottom up: `system` (processes, CPU and memory), `load` (closed
+//! and open loops), `database`, `baselines` (B1 to B4), `plan` and `results` (what a run is
+//! asked and what it found), `stack` (stockflow's services under test), `scenarios` (one
+//! function each), `run` (the scenarios in order), and `goals` and `report`, which only read
+//! the results.
 
 mod baselines;
+mod database;
+mod goals;
 mod load;
+mod plan;
 mod report;
+mod results;
 mod run;
+mod scenarios;
+mod stack;
 mod system;
 
 use std::path::PathBuf;
@@ -15,7 +27,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "stockflow-bench", about = "stockflow's benchmark (SPEC §8)")]
+#[command(
+    name = "stockflow-bench",
+    about = "stockflow's benchmark (docs/performance.md)"
+)]
 struct Cli {
     /// A short smoke run of every scenario: shows the benchmark works and its figures are
     /// sane (no failed request, nothing zero); its figures are not comparable.
@@ -82,9 +97,9 @@ enum Scenario {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut plan = if cli.quick {
-        run::Plan::quick()
+        plan::Plan::quick()
     } else {
-        run::Plan::full()
+        plan::Plan::full()
     };
     plan.concurrency = cli.concurrency.unwrap_or(plan.concurrency);
     plan.seconds = cli.seconds.unwrap_or(plan.seconds);
@@ -109,7 +124,7 @@ async fn main() -> ExitCode {
             .and_then(|p| p.parent().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("target/release"))
     });
-    let setup = run::Setup {
+    let setup = plan::Setup {
         postgres_url: cli.postgres_url.trim_end_matches('/').to_owned(),
         amqp_url: cli.amqp_url,
         bin_dir,
@@ -145,14 +160,14 @@ async fn main() -> ExitCode {
 }
 
 async fn scenario(
-    plan: &run::Plan,
+    plan: &plan::Plan,
     url: &str,
     query_url: &str,
     rate: f64,
     token: &str,
 ) -> ExitCode {
     let client = load::client(Some(token), plan.concurrency.max(16) * 2);
-    if let Err(e) = run::register(
+    if let Err(e) = scenarios::register(
         &client,
         url,
         "BENCH",
@@ -170,7 +185,7 @@ async fn scenario(
             plan.concurrency,
             std::time::Duration::from_secs(plan.warmup_seconds),
             seconds,
-            run::place_order(client.clone(), url, plan.products),
+            scenarios::place_order(client.clone(), url, plan.products),
         )
         .await;
         println!(
@@ -179,7 +194,7 @@ async fn scenario(
         );
     }
     if rate > 0.0 {
-        let half = run::visibility(&client, url, query_url, plan, rate).await;
+        let half = scenarios::visibility(&client, url, query_url, plan, rate).await;
         println!(
             "open loop: {}",
             serde_json::to_string(&half).unwrap_or_default()

@@ -267,3 +267,36 @@ pub async fn run_tool(program: &str, args: &[&str]) -> Result<String, BoxError> 
     }
     Ok(stdout)
 }
+
+/// Runs a program to its end with these environment variables added; its standard output,
+/// or an error with what it printed on standard error.
+pub async fn run_tool_with_env(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, BoxError> {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A TCP port nothing listens on right now, for a service to take.
+pub fn free_port() -> Result<u16, BoxError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use stockflow_store::web::Scope;
-use stockflow_store::{EventStore, db};
+use stockflow_edge::Scope;
+use stockflow_event_store::EventStore;
+use stockflow_event_store::database as db;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,13 +18,13 @@ use crate::http::{self, AppState};
 use crate::relay::{self, RelayConfig, RelayStatus};
 use crate::writer;
 
-/// How long idempotency outcomes are kept (SPEC §3: at least 24 h).
+/// How long idempotency outcomes are kept (docs/api.md: at least 24 h).
 const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(48 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
-    Config(#[from] stockflow_store::web::WebConfigError),
+    Config(#[from] stockflow_edge::WebConfigError),
     #[error(transparent)]
     Database(#[from] db::DbError),
     #[error("cannot listen on {addr}: {source}")]
@@ -46,9 +47,9 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
         config.web.validate()?;
         let pool = db::connect(
-            &config.database_url,
+            &config.database.url,
             config.database_max_connections,
-            config.migrate,
+            config.database.migrate,
         )
         .await?;
         let store = EventStore::new(pool.clone());
@@ -58,8 +59,8 @@ impl App {
         let relay_status = Arc::new(RelayStatus::new(config.relay));
         let relay = config.relay.then(|| {
             let relay_config = RelayConfig {
-                amqp_url: config.amqp_url.clone(),
-                exchange: config.events_exchange.clone(),
+                amqp_url: config.broker.url.clone(),
+                exchange: config.broker.events_exchange.clone(),
                 database: pool.connect_options().as_ref().clone(),
             };
             tokio::spawn(relay::run(
@@ -81,8 +82,9 @@ impl App {
             pool,
             relay: relay_status,
         });
-        let router = stockflow_store::metrics::instrument(router, "command-service");
-        let router = stockflow_store::web::protect(router, &config.web, Scope::CommandsWrite);
+        let router =
+            stockflow_edge::metrics::instrument(router, "command-service", crate::metrics::CATALOG);
+        let router = stockflow_edge::protect(router, &config.web, Scope::CommandsWrite);
         Ok(App {
             listener,
             router,

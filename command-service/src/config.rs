@@ -1,7 +1,8 @@
 //! The command service's configuration, from environment variables or matching flags.
 
-use stockflow_store::telemetry::LogFormat;
-use stockflow_store::web::{Scope, WebConfig};
+use stockflow_edge::args::{BrokerArgs, DatabaseArgs};
+use stockflow_edge::{Scope, WebConfig};
+use stockflow_telemetry::LogFormat;
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -9,29 +10,14 @@ use stockflow_store::web::{Scope, WebConfig};
     about = "stockflow's command API and event relay"
 )]
 pub struct Config {
-    /// PostgreSQL holding the event store; the database is created if missing.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/stockflow"
-    )]
-    pub database_url: String,
-    /// RabbitMQ the relay publishes to.
-    #[arg(
-        long,
-        env = "AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
-    )]
-    pub amqp_url: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The broker the relay publishes to.
+    #[command(flatten)]
+    pub broker: BrokerArgs,
     /// Address the HTTP API listens on (port 0 picks a free one).
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8081")]
     pub listen_addr: String,
-    /// The topic exchange events are published to.
-    #[arg(long, env = "EVENTS_EXCHANGE", default_value = "stockflow.events")]
-    pub events_exchange: String,
-    /// Apply pending migrations at startup (set false where a separate step migrates).
-    #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
-    pub migrate: bool,
     /// Largest number of PostgreSQL connections the service holds.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 8)]
     pub database_max_connections: u32,

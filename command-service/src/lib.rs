@@ -4,9 +4,10 @@
 pub mod app;
 pub mod config;
 pub mod http;
+mod metrics;
 mod openapi;
 pub mod relay;
-mod responses;
+mod replies;
 mod writer;
 
 pub use app::App;

@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stockflow_command_service::{App, Cli, Command};
-use stockflow_store::{amqp::redact_url, shutdown_signal, telemetry};
+use stockflow_edge::shutdown_signal;
+use stockflow_telemetry::{self as telemetry, redact_url};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,15 +21,15 @@ async fn main() -> ExitCode {
         let ttl = std::time::Duration::from_secs(ttl_seconds);
         println!(
             "{}",
-            stockflow_store::web::mint_token(secret, &subject, &scopes, ttl)
+            stockflow_edge::mint_token(secret, &subject, &scopes, ttl)
         );
         return ExitCode::SUCCESS;
     }
     telemetry::init(config.log_format);
     tracing::info!(
-        database = %redact_url(&config.database_url),
-        broker = %redact_url(&config.amqp_url),
-        exchange = %config.events_exchange,
+        database = %redact_url(&config.database.url),
+        broker = %redact_url(&config.broker.url),
+        exchange = %config.broker.events_exchange,
         "starting command-service"
     );
     let app = match App::build(config).await {

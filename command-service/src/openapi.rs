@@ -1,181 +1,42 @@
-//! The OpenAPI 3.1 document of the command API, generated from the handlers' annotations and
-//! served at `/openapi.json`, with Swagger UI (vendored, so no download) at `/docs`.
+//! The OpenAPI 3.1 document of the command API. The routes bring their own operations (see
+//! `http::router`); this module holds what the whole document shares (its description, the
+//! bearer scheme, the headers and refusals every command has) and serves it at
+//! `/openapi.json`, with Swagger UI (vendored, so no download) at `/docs`.
 //! `command-service/openapi.json` is the committed copy; tests/api/openapi.rs keeps them equal.
 
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
+use utoipa::openapi::OpenApi;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi as _};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::http::{error::PROBLEM_CONTENT_TYPE, orders, products};
-use crate::responses;
+use crate::http::error::PROBLEM_CONTENT_TYPE;
+use crate::replies::{FieldError, OrderStatus, Problem};
 
-#[derive(OpenApi)]
+#[derive(utoipa::OpenApi)]
 #[openapi(
     info(
         title = "stockflow command API",
-        description = "The write side of stockflow (SPEC §3): commands that register and \
+        description = "The write side of stockflow: commands that register and \
             restock products and place, cancel and ship orders. Every success carries the \
             target aggregate's `version` and the global `position` of the last event written, \
             a consistency token for the query API's `min_position`. Every refusal is an RFC 9457 \
             problem (`application/problem+json`) with a stable `code`.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    paths(
-        products::register,
-        products::receive,
-        products::adjust,
-        products::change_price,
-        products::discontinue,
-        orders::place,
-        orders::cancel,
-        orders::ship,
-        healthz,
-        readyz,
-    ),
-    components(schemas(Problem, FieldError, Shortage, responses::OrderStatus)),
+    components(schemas(Problem, FieldError, OrderStatus)),
     tags(
         (name = "products", description = "Product commands"),
         (name = "orders", description = "Order commands"),
         (name = "health", description = "Liveness and readiness, without a token"),
     ),
-    modifiers(&CommonParts),
 )]
 struct ApiDoc;
-
-/// An RFC 9457 problem. Members beyond `type, title, status, detail, code` appear with the
-/// codes that carry them.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "documentation only: problems are rendered in http/error.rs"
-)]
-pub(crate) struct Problem {
-    /// `urn:stockflow:problem:<code>`.
-    #[schema(example = "urn:stockflow:problem:validation_failed")]
-    r#type: String,
-    /// The HTTP reason phrase of `status`.
-    #[schema(example = "Bad Request")]
-    title: String,
-    #[schema(example = 400)]
-    status: u16,
-    /// For people; do not parse it.
-    detail: String,
-    /// The stable, machine-readable reason, e.g. `validation_failed`, `insufficient_stock`.
-    #[schema(example = "validation_failed")]
-    code: String,
-    /// With `validation_failed`: one entry per broken field (or header).
-    #[schema(nullable = false)]
-    errors: Option<Vec<FieldError>>,
-    /// With `insufficient_stock`: the lines that lack stock.
-    #[schema(nullable = false)]
-    lines: Option<Vec<Shortage>>,
-    /// With `unknown_product` and `product_discontinued`: the skus concerned.
-    #[schema(nullable = false)]
-    skus: Option<Vec<String>>,
-    /// With `currency_mismatch`: the currencies the order's lines are priced in.
-    #[schema(nullable = false)]
-    currencies: Option<Vec<String>>,
-    /// With `version_mismatch` (not with `If-Match: *`): the version given.
-    #[schema(nullable = false)]
-    expected_version: Option<i64>,
-    /// With `version_mismatch` (not with `If-Match: *`): the aggregate's version.
-    #[schema(nullable = false)]
-    current_version: Option<i64>,
-}
-
-/// One broken field of a request.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documentation only")]
-pub(crate) struct FieldError {
-    /// The field's path in the body, like `lines[2].quantity`, or a header name.
-    #[schema(example = "lines[0].quantity")]
-    field: String,
-    #[schema(example = "must be between 1 and 10000")]
-    message: String,
-}
-
-/// A line that asks for more than its product has available.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documentation only")]
-pub(crate) struct Shortage {
-    sku: String,
-    requested: i64,
-    available: i64,
-}
-
-/// The body of `/healthz`.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documentation only")]
-pub(crate) struct Health {
-    #[schema(inline)]
-    status: HealthOk,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documentation only")]
-pub(crate) enum HealthOk {
-    #[schema(rename = "ok")]
-    Ok,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documentation only")]
-pub(crate) enum ReadyStatus {
-    #[schema(rename = "ready")]
-    Ready,
-    #[schema(rename = "not_ready")]
-    NotReady,
-}
-
-/// The body of `/readyz`.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documentation only")]
-pub(crate) struct Readiness {
-    #[schema(inline)]
-    status: ReadyStatus,
-    /// `postgres`: `ok` or `unreachable`; `relay`: its `state` (`disabled`, `starting`,
-    /// `active`, `standby`, `reconnecting`), `published_position` and, while reconnecting,
-    /// `last_error`.
-    #[schema(value_type = Object)]
-    checks: (),
-}
-
-/// Liveness, for orchestrators.
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    tag = "health",
-    operation_id = "healthz",
-    responses((status = 200, description = "The process serves HTTP", body = Health)),
-)]
-#[allow(
-    dead_code,
-    reason = "documentation only: the route is in http/health.rs"
-)]
-fn healthz() {}
-
-/// Readiness, for orchestrators.
-#[utoipa::path(
-    get,
-    path = "/readyz",
-    tag = "health",
-    operation_id = "readyz",
-    responses(
-        (status = 200, description = "PostgreSQL answers and the relay (if it runs here) reaches RabbitMQ", body = Readiness),
-        (status = 503, description = "Not ready; `checks` says why", body = Readiness),
-    ),
-)]
-#[allow(
-    dead_code,
-    reason = "documentation only: the route is in http/health.rs"
-)]
-fn readyz() {}
 
 /// What every command shares, added to each operation so the annotations stay about what
 /// differs: the bearer scheme, the command headers and the refusals any command can get.
@@ -372,9 +233,16 @@ fn add_common(operation: &mut Operation) {
     }
 }
 
-/// The document as served and committed: pretty, in a stable order.
-pub(crate) fn document() -> String {
-    let mut json = ApiDoc::openapi()
+/// The document's shared parts, before the routes add their operations.
+pub(crate) fn base() -> OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as served and committed, from the routes' operations: pretty, in a stable
+/// order.
+pub(crate) fn document(mut api: OpenApi) -> String {
+    CommonParts.modify(&mut api);
+    let mut json = api
         .to_pretty_json()
         .expect("the OpenAPI document serializes");
     json.push('\n');
@@ -382,8 +250,7 @@ pub(crate) fn document() -> String {
 }
 
 /// `/openapi.json` and `/docs`, outside `/v1` and so open without a token.
-pub(crate) fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    let document = document();
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(document: String) -> Router<S> {
     Router::new()
         .route(
             "/openapi.json",

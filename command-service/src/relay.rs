@@ -1,4 +1,4 @@
-//! The relay publishes committed events to RabbitMQ in position order (SPEC §5.3). It is woken
+//! The relay publishes committed events to RabbitMQ in position order (docs/guarantees.md §3). It is woken
 //! by the store's NOTIFY, publishes a batch with publisher confirms and many messages in
 //! flight, and advances its checkpoint only once the broker has confirmed them all. When the
 //! broker or the database connection fails it reconnects, re-declares the exchange and
@@ -20,8 +20,9 @@ use lapin::{Confirmation, PublisherConfirm};
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{Connection, PgConnection};
+use stockflow_broker as amqp;
+use stockflow_event_store::{EventStore, StoredEvent};
 use stockflow_events::CLOUDEVENTS_CONTENT_TYPE;
-use stockflow_store::{EventStore, StoredEvent, amqp};
 use tokio_util::sync::CancellationToken;
 
 /// Messages published and not yet confirmed, at most.
@@ -190,7 +191,9 @@ async fn session(
 
     let mut listener =
         PgListener::connect_with(&sqlx::PgPool::connect_lazy_with(config.database.clone())).await?;
-    listener.listen("stockflow_events").await?;
+    listener
+        .listen(stockflow_event_store::channels::EVENTS)
+        .await?;
     sqlx::query("INSERT INTO event_store.relay_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING")
         .bind(&config.exchange)
         .execute(&mut db)
@@ -238,7 +241,7 @@ async fn session(
             }
             if read < room {
                 // A short read reached the head.
-                metrics::gauge!("stockflow_relay_lag_events").set(0.0);
+                metrics::gauge!(crate::metrics::RELAY_LAG_EVENTS).set(0.0);
             }
         }
         // Take the confirms that are in, oldest first.
@@ -259,7 +262,7 @@ async fn session(
             checkpoint = confirmed;
             saved_at = Instant::now();
             status.published.store(checkpoint, Ordering::Relaxed);
-            metrics::gauge!("stockflow_relay_published_position").set(checkpoint as f64);
+            metrics::gauge!(crate::metrics::RELAY_PUBLISHED_POSITION).set(checkpoint as f64);
         }
         if read > 0 {
             continue;
@@ -275,7 +278,7 @@ async fn session(
                     notification = listener.recv() => {
                         // The payload is the new head: how far behind the relay now is.
                         if let Ok(head) = notification?.payload().parse::<i64>() {
-                            metrics::gauge!("stockflow_relay_lag_events").set((head - checkpoint).max(0) as f64);
+                            metrics::gauge!(crate::metrics::RELAY_LAG_EVENTS).set((head - checkpoint).max(0) as f64);
                         }
                     }
                     () = tokio::time::sleep(IDLE_RECHECK) => {}
@@ -307,14 +310,13 @@ fn settle(
     confirmation: Result<Confirmation, lapin::Error>,
 ) -> Result<i64, RelayError> {
     if confirmation?.is_nack() {
-        metrics::counter!("stockflow_relay_confirms_total", "result" => "nack").increment(1);
+        metrics::counter!(crate::metrics::RELAY_CONFIRMS, "result" => "nack").increment(1);
         return Err(RelayError::Nacked(position));
     }
-    metrics::counter!("stockflow_relay_confirms_total", "result" => "ack").increment(1);
+    metrics::counter!(crate::metrics::RELAY_CONFIRMS, "result" => "ack").increment(1);
     // From the append's commit to the broker's confirm.
     let behind = (Utc::now() - recorded_at).num_microseconds().unwrap_or(0);
-    metrics::histogram!("stockflow_relay_confirmed_after_seconds")
-        .record(behind.max(0) as f64 / 1e6);
+    metrics::histogram!(crate::metrics::RELAY_CONFIRMED_AFTER).record(behind.max(0) as f64 / 1e6);
     Ok(position)
 }
 

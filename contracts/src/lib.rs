@@ -1,4 +1,4 @@
-//! The published event contract (SPEC §4), generated from the `events` crate: a JSON Schema
+//! The published event contract (docs/events.md), generated from the `events` crate: a JSON Schema
 //! per event type and the AsyncAPI 3.0 document of the events exchange. The files are checked
 //! in under `contracts/`; `cargo run -p stockflow-contracts` rewrites them, and a test fails
 //! whenever they differ from what the code generates, so the contract cannot drift unnoticed.

@@ -52,7 +52,7 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    /// The problem `code` of SPEC §3: stable, snake_case, for clients to branch on.
+    /// The problem `code` (docs/api.md): stable, snake_case, for clients to branch on.
     pub fn code(&self) -> &'static str {
         match self {
             DomainError::ProductExists { .. } => "product_exists",

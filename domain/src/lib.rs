@@ -1,10 +1,11 @@
-//! The business rules of SPEC §2, with no I/O: commands are decided against the current state
+//! The business rules (docs/domain.md), with no I/O: commands are decided against the current state
 //! of the aggregates they touch, producing events or a refusal; events are applied to rebuild
 //! state. The command service loads state, calls [`decide`], and appends what it returns.
 
 mod commands;
 mod decide;
 mod error;
+pub mod invariants;
 mod order;
 mod product;
 pub mod values;

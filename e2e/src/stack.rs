@@ -6,57 +6,33 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use lapin::BasicProperties;
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
-use stockflow_store::StoredEvent;
+use sqlx::PgConnection;
+use stockflow_event_store::StoredEvent;
+use stockflow_testkit::{BrokerNames, TestDatabase};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
-pub fn server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
+use stockflow_testkit::amqp_url;
 
-pub fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
+/// What a stack's responses are: read whole, with the kit's assertions.
+pub type Response = stockflow_testkit::TestResponse;
 
-/// The secret the stack's services sign and check tokens with.
-pub const TEST_SECRET: &str = "e2e-secret-of-at-least-32-characters!!";
-
-fn web_config() -> stockflow_store::web::WebConfig {
-    stockflow_store::web::WebConfig {
-        auth_jwt_secret: Some(TEST_SECRET.into()),
-        auth_dev_mode: false,
-        rate_limit_per_second: 0,
+/// The kit's test configuration, with a longer time limit: a whole pipeline under a
+/// concurrent workload on a small machine can be slow to answer.
+fn web_config() -> stockflow_edge::WebConfig {
+    stockflow_edge::WebConfig {
         request_timeout_ms: 30_000,
+        ..stockflow_testkit::web_config()
     }
 }
 
 /// A client whose every request carries a token for commands and queries.
 fn authorized_client() -> reqwest::Client {
-    use stockflow_store::web::Scope;
-    let token = stockflow_store::web::mint_token(
-        TEST_SECRET,
-        "e2e",
-        &[Scope::CommandsWrite, Scope::QueriesRead],
-        Duration::from_secs(3600),
-    );
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}")
-            .parse()
-            .expect("a valid header value"),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("an HTTP client")
+    use stockflow_edge::Scope;
+    stockflow_testkit::authorized_client(&[Scope::CommandsWrite, Scope::QueriesRead])
 }
 
 /// A service running in this process.
@@ -125,35 +101,10 @@ pub struct Stack {
     /// Behind a lock so that a test may kill and restart it while its workload shares the
     /// stack (`Arc<Stack>`). Never held across an await.
     projector: Mutex<Option<Projector>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub text: String,
-    pub body: Value,
-}
-
-impl Response {
-    #[track_caller]
-    pub fn ok(&self) -> &Value {
-        assert!(
-            (200..300).contains(&self.status),
-            "status {}: {}",
-            self.status,
-            self.text
-        );
-        &self.body
-    }
-
-    pub fn position(&self) -> i64 {
-        self.body["position"].as_i64().unwrap_or(0)
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
+    /// Dropped after the services stop (fields drop after `Drop::drop`): the database, the
+    /// queues and the exchanges go with the test.
+    _database: TestDatabase,
+    _broker: BrokerNames,
 }
 
 impl Stack {
@@ -162,19 +113,25 @@ impl Stack {
     }
 
     pub async fn with(options: Options) -> Stack {
-        stockflow_store::telemetry::init_test();
-        let id = Uuid::now_v7().simple().to_string();
-        let database = format!("stockflow_e2e_{id}");
-        let database_url = format!("{}/{}", server_url(), database);
-        let exchange = format!("stockflow.e2e.{id}");
-        let queue = format!("stockflow.e2e.{id}.projector");
+        stockflow_testkit::init_logs();
+        let test_database = TestDatabase::migrated().await;
+        let broker = BrokerNames::new("e2e");
+        let database = test_database.name.clone();
+        let database_url = test_database.url.clone();
+        let exchange = broker.exchange.clone();
+        let queue = broker.queue.clone();
 
         let commands = {
             let config = stockflow_command_service::Config {
-                database_url: database_url.clone(),
-                amqp_url: amqp_url(),
+                database: stockflow_edge::args::DatabaseArgs {
+                    url: database_url.clone(),
+                    migrate: true,
+                },
+                broker: stockflow_edge::args::BrokerArgs {
+                    url: amqp_url(),
+                    events_exchange: exchange.clone(),
+                },
                 listen_addr: "127.0.0.1:0".into(),
-                events_exchange: exchange.clone(),
                 relay: options.relay,
                 web: web_config(),
                 ..stockflow_command_service::Config::defaults()
@@ -192,7 +149,10 @@ impl Stack {
         };
         let queries = {
             let config = stockflow_query_service::Config {
-                database_url: database_url.clone(),
+                database: stockflow_edge::args::DatabaseArgs {
+                    url: database_url.clone(),
+                    migrate: true,
+                },
                 listen_addr: "127.0.0.1:0".into(),
                 min_position_timeout_ms: options.min_position_timeout_ms,
                 web: web_config(),
@@ -218,6 +178,8 @@ impl Stack {
             commands,
             queries,
             projector: Mutex::new(None),
+            _database: test_database,
+            _broker: broker,
         };
         if options.projector {
             stack.start_projector().await;
@@ -229,10 +191,15 @@ impl Stack {
     /// instance beside the stack's own.
     pub fn command_config(&self) -> stockflow_command_service::Config {
         stockflow_command_service::Config {
-            database_url: self.database_url.clone(),
-            amqp_url: amqp_url(),
+            database: stockflow_edge::args::DatabaseArgs {
+                url: self.database_url.clone(),
+                migrate: true,
+            },
+            broker: stockflow_edge::args::BrokerArgs {
+                url: amqp_url(),
+                events_exchange: self.exchange.clone(),
+            },
             listen_addr: "127.0.0.1:0".into(),
-            events_exchange: self.exchange.clone(),
             web: web_config(),
             ..stockflow_command_service::Config::defaults()
         }
@@ -241,10 +208,15 @@ impl Stack {
     /// The projector configuration on this stack's store, exchange and queue.
     pub fn projector_config(&self) -> stockflow_projector::Config {
         stockflow_projector::Config {
-            database_url: self.database_url.clone(),
-            amqp_url: amqp_url(),
+            database: stockflow_edge::args::DatabaseArgs {
+                url: self.database_url.clone(),
+                migrate: true,
+            },
+            broker: stockflow_edge::args::BrokerArgs {
+                url: amqp_url(),
+                events_exchange: self.exchange.clone(),
+            },
             listen_addr: "127.0.0.1:0".into(),
-            events_exchange: self.exchange.clone(),
             projector_queue: self.queue.clone(),
             ..stockflow_projector::Config::defaults()
         }
@@ -281,10 +253,10 @@ impl Stack {
         assert!(slot.is_none(), "a projector is running already");
         let config = self.projector_config();
         let child = tokio::process::Command::new(binary)
-            .env("DATABASE_URL", &config.database_url)
-            .env("AMQP_URL", &config.amqp_url)
+            .env("DATABASE_URL", &config.database.url)
+            .env("AMQP_URL", &config.broker.url)
             .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("EVENTS_EXCHANGE", &config.events_exchange)
+            .env("EVENTS_EXCHANGE", &config.broker.events_exchange)
             .env("PROJECTOR_QUEUE", &config.projector_queue)
             .env("RUST_LOG", "warn")
             .kill_on_drop(true)
@@ -335,7 +307,7 @@ impl Stack {
     }
 
     pub async fn command(&self, path: &str, body: Value) -> Response {
-        read(
+        stockflow_testkit::read(
             self.client
                 .post(self.command_url(path))
                 .json(&body)
@@ -347,7 +319,7 @@ impl Stack {
     }
 
     pub async fn query(&self, path: &str) -> Response {
-        read(
+        stockflow_testkit::read(
             self.client
                 .get(self.query_url(path))
                 .send()
@@ -365,9 +337,7 @@ impl Stack {
     }
 
     pub async fn db(&self) -> PgConnection {
-        PgConnection::connect(&self.database_url)
-            .await
-            .expect("the database is reachable")
+        self._database.connect().await
     }
 
     pub async fn head(&self) -> i64 {
@@ -379,10 +349,7 @@ impl Stack {
     }
 
     pub async fn events(&self) -> Vec<StoredEvent> {
-        let mut db = self.db().await;
-        stockflow_store::EventStore::read_after(&mut db, 0, i64::MAX)
-            .await
-            .expect("events are readable")
+        stockflow_testkit::truth::all_events(&mut self.db().await).await
     }
 
     /// Waits until the read models reach `position` (or panics after `timeout`).
@@ -413,7 +380,7 @@ impl Stack {
         loop {
             // A passive declare of a queue not there yet closes the channel (and lapin may give
             // up the connection with it): a fresh connection each time.
-            let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-inspector")
+            let connection = stockflow_broker::connect(&amqp_url(), "stockflow-e2e-inspector")
                 .await
                 .expect("RabbitMQ is reachable");
             let channel = connection.create_channel().await.expect("a channel");
@@ -444,7 +411,7 @@ impl Stack {
 
     /// Publishes raw bytes to the stack's exchange, as if a relay had.
     pub async fn publish(&self, routing_key: &str, body: &[u8]) {
-        let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-publisher")
+        let connection = stockflow_broker::connect(&amqp_url(), "stockflow-e2e-publisher")
             .await
             .expect("RabbitMQ is reachable");
         let channel = connection.create_channel().await.expect("a channel");
@@ -452,7 +419,7 @@ impl Stack {
             .confirm_select(Default::default())
             .await
             .expect("confirms");
-        stockflow_store::amqp::declare_events_exchange(&channel, &self.exchange)
+        stockflow_broker::declare_events_exchange(&channel, &self.exchange)
             .await
             .expect("the exchange");
         channel
@@ -478,13 +445,15 @@ impl Stack {
 
     /// Messages waiting in the projector's dead-letter queue.
     pub async fn dead_letters(&self) -> u32 {
-        let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-inspector")
+        let connection = stockflow_broker::connect(&amqp_url(), "stockflow-e2e-inspector")
             .await
             .expect("RabbitMQ is reachable");
         let channel = connection.create_channel().await.expect("a channel");
         let queue = channel
             .queue_declare(
-                format!("{}.dead-letter", self.queue).as_str().into(),
+                stockflow_broker::dead_letter_queue(&self.queue)
+                    .as_str()
+                    .into(),
                 QueueDeclareOptions {
                     passive: true,
                     ..Default::default()
@@ -495,19 +464,6 @@ impl Stack {
             .expect("the dead-letter queue exists");
         let _ = connection.close(200, "done".into()).await;
         queue.message_count()
-    }
-}
-
-async fn read(response: reqwest::Response) -> Response {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("a readable body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Response {
-        status,
-        headers,
-        text,
-        body,
     }
 }
 
@@ -533,43 +489,5 @@ impl Drop for Stack {
         {
             let _ = stop.send(());
         }
-        // Leave nothing behind: database, queues and exchanges go with the test.
-        let database = self.database.clone();
-        let queue = self.queue.clone();
-        let exchange = self.exchange.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                if let Ok(connection) =
-                    stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-cleanup").await
-                    && let Ok(channel) = connection.create_channel().await
-                {
-                    for q in [queue.clone(), format!("{queue}.dead-letter")] {
-                        let _ = channel
-                            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                            .await;
-                    }
-                    for x in [exchange.clone(), format!("{queue}.dlx")] {
-                        let _ = channel
-                            .exchange_delete(x.as_str().into(), Default::default())
-                            .await;
-                    }
-                    let _ = connection.close(200, "done".into()).await;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if let Ok(mut admin) =
-                    PgConnection::connect(&format!("{}/postgres", server_url())).await
-                {
-                    let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        });
-        let _ = cleanup.join();
     }
 }

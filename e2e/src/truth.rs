@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use stockflow_domain::{Order, Product};
+use stockflow_event_store::StoredEvent;
 use stockflow_events::Event;
-use stockflow_store::StoredEvent;
 use uuid::Uuid;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

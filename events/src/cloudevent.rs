@@ -1,5 +1,5 @@
 //! The CloudEvents 1.0 structured-mode JSON form of an [`Envelope`], as published on the
-//! events exchange (SPEC §4).
+//! events exchange (docs/events.md).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use sqlx::PgPool;
-use stockflow_store::db;
+use stockflow_event_store::database as db;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -40,20 +40,20 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
         let pool = db::connect(
-            &config.database_url,
+            &config.database.url,
             config.database_max_connections,
-            config.migrate,
+            config.database.migrate,
         )
         .await?;
         let health = Arc::new(Health::default());
         let stop = CancellationToken::new();
         let topology = Topology {
-            exchange: config.events_exchange.clone(),
+            exchange: config.broker.events_exchange.clone(),
             queue: config.projector_queue.clone(),
         };
         let consumer = tokio::spawn(consumer::run(
             pool.clone(),
-            config.amqp_url.clone(),
+            config.broker.url.clone(),
             topology,
             health.clone(),
             stop.clone(),
@@ -70,15 +70,15 @@ impl App {
         });
         // No `/v1` API here: the security headers and time limit apply, authentication has
         // nothing to guard.
-        let router = stockflow_store::metrics::instrument(router, "projector");
-        let open = stockflow_store::web::WebConfig {
+        let router =
+            stockflow_edge::metrics::instrument(router, "projector", crate::metrics::CATALOG);
+        let open = stockflow_edge::WebConfig {
             auth_jwt_secret: None,
             auth_dev_mode: true,
             rate_limit_per_second: 0,
             request_timeout_ms: 10_000,
         };
-        let router =
-            stockflow_store::web::protect(router, &open, stockflow_store::web::Scope::Admin);
+        let router = stockflow_edge::protect(router, &open, stockflow_edge::Scope::Admin);
         Ok(App {
             listener,
             router,

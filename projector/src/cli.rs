@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use stockflow_store::{amqp::redact_url, db, shutdown_signal, telemetry};
+use stockflow_edge::shutdown_signal;
+use stockflow_event_store::database as db;
+use stockflow_telemetry::{self as telemetry, redact_url};
 
 use crate::{App, Cli, Command};
 
@@ -13,8 +15,8 @@ pub async fn main(cli: Cli) -> ExitCode {
     match command.unwrap_or(Command::Run) {
         Command::Run => {
             tracing::info!(
-                database = %redact_url(&config.database_url),
-                broker = %redact_url(&config.amqp_url),
+                database = %redact_url(&config.database.url),
+                broker = %redact_url(&config.broker.url),
                 queue = %config.projector_queue,
                 "starting projector"
             );
@@ -35,7 +37,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             }
         }
         Command::Rebuild { batch } => {
-            let pool = match db::connect(&config.database_url, 2, config.migrate).await {
+            let pool = match db::connect(&config.database.url, 2, config.database.migrate).await {
                 Ok(pool) => pool,
                 Err(error) => {
                     tracing::error!(%error, "cannot reach the database");

@@ -1,32 +1,20 @@
 //! The projector's configuration, from environment variables or matching flags.
 
-use stockflow_store::telemetry::LogFormat;
+use stockflow_edge::args::{BrokerArgs, DatabaseArgs};
+use stockflow_telemetry::LogFormat;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// PostgreSQL holding the event store and the read models.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/stockflow"
-    )]
-    pub database_url: String,
-    #[arg(
-        long,
-        env = "AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
-    )]
-    pub amqp_url: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
     /// Address of the health endpoints.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8083")]
     pub listen_addr: String,
-    #[arg(long, env = "EVENTS_EXCHANGE", default_value = "stockflow.events")]
-    pub events_exchange: String,
     /// The projector's queue; `<queue>.dlx` and `<queue>.dead-letter` take what cannot be read.
     #[arg(long, env = "PROJECTOR_QUEUE", default_value = "stockflow.projector")]
     pub projector_queue: String,
-    #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
-    pub migrate: bool,
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 4)]
     pub database_max_connections: u32,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]

@@ -1,9 +1,10 @@
-//! Live projection from RabbitMQ (SPEC §5.4). Messages arrive in position order on a quorum
-//! queue with a single active consumer; several are applied per transaction. A message at or
-//! below the checkpoint is a duplicate and is skipped; when one skips ahead, the missing events
-//! are read from the store, which is the truth, in the same transaction. Nothing is acked before
-//! its transaction commits. An undecodable message is dead-lettered; an event that cannot be
-//! applied is retried with backoff, then the projector stops advancing and says why.
+//! Live projection from RabbitMQ (guarantee 4 of docs/guarantees.md). Messages arrive in
+//! position order on a quorum queue with a single active consumer; several are applied per
+//! transaction. A message at or below the checkpoint is a duplicate and is skipped; when one
+//! skips ahead, the missing events are read from the store, which is the truth, in the same
+//! transaction. Nothing is acked before its transaction commits. An undecodable message is
+//! dead-lettered; an event that cannot be applied is retried with backoff, then the projector
+//! stops advancing and says why.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +18,12 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 use sqlx::{Connection, PgPool};
+use stockflow_broker as amqp;
 use stockflow_events::{CloudEvent, Envelope};
-use stockflow_store::amqp;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Health;
-use crate::model::{self, ApplyError};
+use crate::model::{self, ApplyError, Schema};
 use crate::store_reader;
 
 /// Most messages applied in one transaction.
@@ -255,10 +256,10 @@ fn decode(delivery: &Delivery) -> Result<Envelope, String> {
 /// Applies events from the store until the read models reach its head. `Ok(false)`: the
 /// projector has stopped.
 async fn catch_up(pool: &PgPool, health: &Health) -> Result<bool, ConsumeError> {
-    let head = stockflow_store::EventStore::new(pool.clone())
+    let head = stockflow_event_store::EventStore::new(pool.clone())
         .head()
         .await?;
-    let checkpoint = store_reader::checkpoint(pool, "read").await?;
+    let checkpoint = store_reader::checkpoint(pool).await?;
     health.set_position(checkpoint);
     if checkpoint >= head {
         return Ok(!health.stopped());
@@ -353,8 +354,11 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
     let started = std::time::Instant::now();
     let mut db = pool.acquire().await?;
     let mut tx = db.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+    // The read models' statements resolve in the live schema; set with the lock, in its round
+    // trip.
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1), set_config('search_path', $2, true)")
         .bind(SWAP_LOCK)
+        .bind(Schema::Live.name())
         .execute(&mut *tx)
         .await?;
     let checkpoint: i64 = sqlx::query_scalar(
@@ -404,7 +408,7 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
         events.extend(store_reader::read_range(&mut tx, last, commit_end).await?);
     }
     let last = events.last().map_or(last, |e| e.position);
-    model::apply(&mut tx, "read", &events, true).await?;
+    model::apply(&mut tx, &events, true).await?;
     tx.commit().await?;
 
     for event in &events {

@@ -1,7 +1,7 @@
-//! Rebuild (SPEC §5.6): replays the whole store into fresh tables beside the live ones, then,
-//! holding the lock live batches share, catches up to the head and swaps the fresh schema in,
-//! in one transaction. Queries go on throughout: they read the old tables until the swap
-//! commits and the new ones after.
+//! Rebuild (guarantee 6 of docs/guarantees.md): replays the whole store into fresh tables
+//! beside the live ones, then, holding the lock live batches share, catches up to the head and
+//! swaps the fresh schema in, in one transaction. Queries go on throughout: they read the old
+//! tables until the swap commits and the new ones after.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use sqlx::{Connection, PgPool};
 use stockflow_events::Envelope;
 
 use crate::consumer::SWAP_LOCK;
-use crate::model::{self, ApplyError};
+use crate::model::{self, ApplyError, Schema};
 use crate::store_reader;
 
 /// The read-model tables, all rebuilt together.
@@ -26,7 +26,8 @@ pub const TABLES: &[&str] = &[
     "projections",
 ];
 
-const NEXT: &str = "read_next";
+/// The fresh tables' schema.
+const NEXT: &str = Schema::Rebuild.name();
 
 #[derive(Debug, Serialize)]
 pub struct RebuildReport {
@@ -60,10 +61,14 @@ pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, Rebuild
         let mut tx = db.begin().await?;
         // Nothing reads these tables before the swap, and a crash means starting over:
         // no need to wait for each batch to reach the disk. The swap itself does.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
-        model::apply(&mut tx, NEXT, &events, false).await?;
+        sqlx::query(
+            "SELECT set_config('synchronous_commit', 'off', true),
+                    set_config('search_path', $1, true)",
+        )
+        .bind(NEXT)
+        .execute(&mut *tx)
+        .await?;
+        model::apply(&mut tx, &events, false).await?;
         tx.commit().await?;
     }
     reader
@@ -99,12 +104,10 @@ pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, Rebuild
 /// Fresh, empty tables shaped like the live ones, in their own schema.
 async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS {NEXT} CASCADE"
-    )))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {NEXT}")))
+    sqlx::query("DROP SCHEMA IF EXISTS read_next CASCADE")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("CREATE SCHEMA read_next")
         .execute(&mut *tx)
         .await?;
     // Only the keys the upserts need: the other indexes are built once the rows are in
@@ -130,11 +133,9 @@ async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {NEXT}.projections (name) SELECT name FROM read.projections"
-    )))
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("INSERT INTO read_next.projections (name) SELECT name FROM read.projections")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }
 
@@ -188,15 +189,14 @@ async fn read_ahead(
     }
 }
 
-/// Applies the next batch of events to the fresh tables; returns how many.
+/// Applies the next batch of events to the fresh tables, which the transaction's search path
+/// names; returns how many.
 async fn apply_next(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildError> {
-    let checkpoint: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT min(position) FROM {NEXT}.projections"
-    )))
-    .fetch_one(&mut *db)
-    .await?;
+    let checkpoint: i64 = sqlx::query_scalar("SELECT min(position) FROM projections")
+        .fetch_one(&mut *db)
+        .await?;
     let events = store_reader::read_range(db, checkpoint, checkpoint + batch).await?;
-    model::apply(db, NEXT, &events, false).await?;
+    model::apply(db, &events, false).await?;
     Ok(events.len() as i64)
 }
 
@@ -205,8 +205,9 @@ async fn swap(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildErr
     sqlx::query("SET LOCAL lock_timeout = '5s'")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    sqlx::query("SELECT pg_advisory_xact_lock($1), set_config('search_path', $2, true)")
         .bind(SWAP_LOCK)
+        .bind(NEXT)
         .execute(&mut *tx)
         .await?;
     while apply_next(&mut tx, batch).await? > 0 {}
@@ -228,7 +229,8 @@ async fn swap(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildErr
     let position: i64 = sqlx::query_scalar("SELECT min(position) FROM read.projections")
         .fetch_one(&mut *tx)
         .await?;
-    sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
+    sqlx::query("SELECT pg_notify($1, $2::text)")
+        .bind(stockflow_event_store::channels::PROJECTIONS)
         .bind(position)
         .execute(&mut *tx)
         .await?;

@@ -7,13 +7,11 @@ use uuid::Uuid;
 
 use crate::model::ApplyError;
 
-/// The position the read models in `schema` have reached.
-pub async fn checkpoint(pool: &PgPool, schema: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT min(position) FROM {schema}.projections"
-    )))
-    .fetch_one(pool)
-    .await
+/// The position the live read models have reached.
+pub async fn checkpoint(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT min(position) FROM read.projections")
+        .fetch_one(pool)
+        .await
 }
 
 /// A stored event with its payload and metadata as JSON text: decoded straight into their

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
-use stockflow_store::db;
+use stockflow_event_store::database as db;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,7 @@ use crate::read_models::ReadModels;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
-    Config(#[from] stockflow_store::web::WebConfigError),
+    Config(#[from] stockflow_edge::WebConfigError),
     #[error(transparent)]
     Database(#[from] db::DbError),
     /// Most likely the migrations have not run (MIGRATE=false before a migrate step).
@@ -42,9 +42,9 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
         config.web.validate()?;
         let pool = db::connect(
-            &config.database_url,
+            &config.database.url,
             config.database_max_connections,
-            config.migrate,
+            config.database.migrate,
         )
         .await?;
         let read = ReadModels::new(pool);
@@ -68,12 +68,9 @@ impl App {
             positions,
             min_position_timeout: config.min_position_timeout(),
         });
-        let router = stockflow_store::metrics::instrument(router, "query-service");
-        let router = stockflow_store::web::protect(
-            router,
-            &config.web,
-            stockflow_store::web::Scope::QueriesRead,
-        );
+        let router = stockflow_edge::metrics::instrument(router, "query-service", &[]);
+        let router =
+            stockflow_edge::protect(router, &config.web, stockflow_edge::Scope::QueriesRead);
         Ok(App {
             listener,
             router,

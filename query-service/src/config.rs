@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use stockflow_store::telemetry::LogFormat;
+use stockflow_edge::args::DatabaseArgs;
+use stockflow_telemetry::LogFormat;
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -10,19 +11,11 @@ use stockflow_store::telemetry::LogFormat;
     about = "stockflow's query API over the read models"
 )]
 pub struct Config {
-    /// PostgreSQL holding the read models; the database is created if missing.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/stockflow"
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// Address the HTTP API listens on (port 0 picks a free one).
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8082")]
     pub listen_addr: String,
-    /// Apply pending migrations at startup (set false where a separate step migrates).
-    #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
-    pub migrate: bool,
     /// Largest number of PostgreSQL connections the queries use (the position listener holds
     /// one more of its own).
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
@@ -36,7 +29,7 @@ pub struct Config {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
     #[command(flatten)]
-    pub web: stockflow_store::web::WebConfig,
+    pub web: stockflow_edge::WebConfig,
 }
 
 impl Config {

@@ -1,4 +1,4 @@
-//! stockflow's query service: the query API of SPEC §6 over the read models the projector
+//! stockflow's query service: the query API (docs/api.md) over the read models the projector
 //! keeps, with `min_position` waits so clients can read their own writes.
 
 pub mod app;

@@ -1,15 +1,16 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use stockflow_edge::shutdown_signal;
 use stockflow_query_service::{App, Config};
-use stockflow_store::{amqp::redact_url, shutdown_signal, telemetry};
+use stockflow_telemetry::{self as telemetry, redact_url};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init(config.log_format);
     tracing::info!(
-        database = %redact_url(&config.database_url),
+        database = %redact_url(&config.database.url),
         "starting query-service"
     );
     let app = match App::build(config).await {

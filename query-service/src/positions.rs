@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::read_models::ReadModels;
 
 /// The channel the projector notifies on, in the transaction that advances its position.
-pub const CHANNEL: &str = "stockflow_projections";
+pub const CHANNEL: &str = stockflow_event_store::channels::PROJECTIONS;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

@@ -8,7 +8,7 @@ import schemathesis
 
 @schemathesis.hook
 def filter_body(ctx, body):
-    """An order names each sku on one line only (SPEC §2: "no sku twice").
+    """An order names each sku on one line only (docs/domain.md: "no sku twice").
 
     JSON Schema can require unique items but not items unique by one member, so the
     document cannot say it and schemathesis would take a 400 validation_failed for such an

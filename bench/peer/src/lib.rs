@@ -1,8 +1,8 @@
 //! # stockflow-peer
 //!
-//! The benchmark's peer (SPEC §8): stockflow's `POST /v1/products` (RegisterProduct) and
-//! `POST /v1/orders` (PlaceOrder), with the rules of SPEC §2 and the bodies, status codes and
-//! problem documents of SPEC §3, built the way the best-known Rust event-sourcing crates,
+//! The benchmark's peer (docs/performance.md): stockflow's `POST /v1/products` (RegisterProduct) and
+//! `POST /v1/orders` (PlaceOrder), with the rules of docs/domain.md and the bodies, status codes and
+//! problem documents of docs/api.md, built the way the best-known Rust event-sourcing crates,
 //! [cqrs-es](https://docs.rs/cqrs-es) 0.5 and [postgres-es](https://docs.rs/postgres-es) 0.5,
 //! intend. The same HTTP load drives it and stockflow's command service, so the ratio of
 //! their throughput and latency says what stockflow's design buys.

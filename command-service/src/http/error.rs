@@ -1,20 +1,13 @@
-//! Every refusal as an RFC 9457 problem (`application/problem+json`) with a stable `code`.
-//! Internal causes are logged, never sent.
+//! Every refusal of the command API as an RFC 9457 problem with a stable `code`: the HTTP
+//! layer's own (bad bodies, unknown routes) and the writer's [`Refusal`]s. Internal causes are
+//! logged, never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
-use stockflow_domain::DomainError;
+
+use crate::replies::{FieldError, Problem, Refusal};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
-
-/// One broken field of a request, for `validation_failed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,8 +19,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the body is larger than the 64 KiB allowed")]
     PayloadTooLarge,
+    /// A path sku that cannot name a product.
     #[error("no product {0}")]
     ProductNotFound(String),
+    /// A path order id that is not a UUID.
     #[error("no order {0}")]
     OrderNotFound(String),
     #[error("no such resource")]
@@ -35,17 +30,7 @@ pub enum ApiError {
     #[error("method not allowed here")]
     MethodNotAllowed,
     #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error("the aggregate is at version {current}, not the {expected} given in If-Match")]
-    VersionMismatch { expected: i64, current: i64 },
-    #[error("If-Match: * requires the aggregate to exist, and it does not")]
-    NothingToMatch,
-    #[error("this Idempotency-Key was used for another request")]
-    IdempotencyKeyReused,
-    #[error("the command kept conflicting with concurrent writers; retry it")]
-    ConcurrencyConflict,
-    #[error("the service cannot take commands right now")]
-    Unavailable(String),
+    Refused(#[from] Refusal),
 }
 
 impl ApiError {
@@ -58,30 +43,7 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::VersionMismatch { .. } | ApiError::NothingToMatch => {
-                StatusCode::PRECONDITION_FAILED
-            }
-            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::ConcurrencyConflict => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Domain(e) => match e {
-                DomainError::ProductNotFound { .. } | DomainError::OrderNotFound { .. } => {
-                    StatusCode::NOT_FOUND
-                }
-                DomainError::ProductExists { .. }
-                | DomainError::OrderExists { .. }
-                | DomainError::AdjustmentBelowReserved { .. }
-                | DomainError::AlreadyDiscontinued { .. }
-                | DomainError::OrderNotCancellable { .. }
-                | DomainError::OrderNotReady { .. }
-                | DomainError::OrderCancelled { .. }
-                | DomainError::OrderAlreadyShipped { .. } => StatusCode::CONFLICT,
-                DomainError::UnknownProduct { .. }
-                | DomainError::ProductDiscontinued { .. }
-                | DomainError::CurrencyMismatch { .. }
-                | DomainError::InsufficientStock { .. }
-                | DomainError::StockOverflow { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            },
+            ApiError::Refused(refusal) => refusal.status(),
         }
     }
 
@@ -95,59 +57,19 @@ impl ApiError {
             ApiError::OrderNotFound(_) => "order_not_found",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::VersionMismatch { .. } | ApiError::NothingToMatch => "version_mismatch",
-            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
-            ApiError::ConcurrencyConflict => "concurrency_conflict",
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::Domain(e) => e.code(),
+            ApiError::Refused(refusal) => refusal.code(),
         }
     }
 
-    /// The problem document. Its members beyond RFC 9457's are the details a client needs
-    /// to act on the refusal.
-    pub fn to_problem(&self) -> Value {
-        let status = self.status();
-        let detail = match self {
-            // The cause of an outage stays in the logs.
-            ApiError::Unavailable(_) => {
-                "the service cannot take commands right now; retry later".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let mut problem = Map::new();
-        problem.insert(
-            "type".into(),
-            json!(format!("urn:stockflow:problem:{}", self.code())),
-        );
-        problem.insert(
-            "title".into(),
-            json!(status.canonical_reason().unwrap_or("Error")),
-        );
-        problem.insert("status".into(), json!(status.as_u16()));
-        problem.insert("detail".into(), json!(detail));
-        problem.insert("code".into(), json!(self.code()));
+    fn problem(&self) -> Problem {
         match self {
+            ApiError::Refused(refusal) => refusal.problem(),
             ApiError::Validation(errors) => {
-                problem.insert("errors".into(), json!(errors));
+                Problem::new(self.status(), self.code(), self.to_string())
+                    .with_errors(errors.clone())
             }
-            ApiError::VersionMismatch { expected, current } => {
-                problem.insert("expected_version".into(), json!(expected));
-                problem.insert("current_version".into(), json!(current));
-            }
-            ApiError::Domain(DomainError::InsufficientStock { lines }) => {
-                problem.insert("lines".into(), json!(lines));
-            }
-            ApiError::Domain(
-                DomainError::UnknownProduct { skus } | DomainError::ProductDiscontinued { skus },
-            ) => {
-                problem.insert("skus".into(), json!(skus));
-            }
-            ApiError::Domain(DomainError::CurrencyMismatch { currencies }) => {
-                problem.insert("currencies".into(), json!(currencies));
-            }
-            _ => {}
+            other => Problem::new(other.status(), other.code(), other.to_string()),
         }
-        Value::Object(problem)
     }
 }
 
@@ -163,11 +85,11 @@ pub fn problem_response(status: StatusCode, body: String) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Unavailable(cause) = &self {
+        if let ApiError::Refused(Refusal::Unavailable(cause)) = &self {
             tracing::error!(%cause, "command refused: service unavailable");
         }
         let status = self.status();
-        let mut response = problem_response(status, self.to_problem().to_string());
+        let mut response = problem_response(status, self.problem().to_json());
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -9,7 +9,9 @@ use serde::de::DeserializeOwned;
 use stockflow_events::Metadata;
 use uuid::Uuid;
 
-use super::error::{ApiError, FieldError};
+use super::error::ApiError;
+use crate::replies::FieldError;
+use crate::writer::Precondition;
 
 /// A JSON request body. An empty body reads as `{}`, so commands without fields need none.
 pub struct JsonBody<T> {
@@ -129,17 +131,10 @@ fn integers_unwritten(raw: &[u8]) -> Option<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct CommandHeaders {
     pub idempotency_key: Option<String>,
-    pub if_match: Option<IfMatch>,
+    pub if_match: Option<Precondition>,
     pub metadata: Metadata,
     /// The raw If-Match, part of what makes a retry "the same request".
     pub if_match_raw: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfMatch {
-    /// `*`: any version, as long as the aggregate exists.
-    Any,
-    Version(i64),
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
@@ -172,7 +167,7 @@ fn command_headers(headers: &HeaderMap) -> Result<CommandHeaders, ApiError> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let if_match = match if_match_raw.as_deref().map(str::trim) {
         None => None,
-        Some("*") => Some(IfMatch::Any),
+        Some("*") => Some(Precondition::Exists),
         Some(raw) => {
             let version = raw
                 .strip_prefix('"')
@@ -185,7 +180,7 @@ fn command_headers(headers: &HeaderMap) -> Result<CommandHeaders, ApiError> {
                     message: "must be a quoted version, like \"3\", or *".into(),
                 });
             }
-            version.map(IfMatch::Version)
+            version.map(Precondition::Version)
         }
     };
     if !errors.is_empty() {
@@ -354,7 +349,7 @@ mod tests {
             "\"7\"".parse().expect("valid header value"),
         );
         let parsed = command_headers(&headers).expect("valid headers");
-        assert_eq!(parsed.if_match, Some(IfMatch::Version(7)));
+        assert_eq!(parsed.if_match, Some(Precondition::Version(7)));
     }
 }
 

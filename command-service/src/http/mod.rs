@@ -1,4 +1,4 @@
-//! The command API of SPEC §3. Handlers translate: body and headers to a domain command, the
+//! The command API (docs/api.md). Handlers translate: body and headers to a domain command, the
 //! writer's reply to a response. They hold no business rule.
 
 pub mod error;
@@ -11,18 +11,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use stockflow_domain::Command;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::relay::RelayStatus;
-use crate::writer::{Idempotency, Reply, WriterHandle};
+use crate::replies::Reply;
+use crate::writer::{Idempotency, WriterHandle};
 use error::ApiError;
 use extract::CommandHeaders;
 
-/// Largest request body accepted (SPEC §3: 413 above it).
+/// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
@@ -72,12 +74,13 @@ fn request_hash(method: &Method, uri: &Uri, if_match: Option<&str>, body: &[u8])
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let content_type = if self.status.is_success() {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = if status.is_success() {
             "application/json"
         } else {
             error::PROBLEM_CONTENT_TYPE
         };
-        let mut response = (self.status, self.body).into_response();
+        let mut response = (status, self.body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if self.replayed {
@@ -87,12 +90,16 @@ impl IntoResponse for Reply {
     }
 }
 
+/// Every route of the service; each area brings its operations to the OpenAPI document,
+/// which is served beside them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (routes, api) = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(products::router())
         .merge(orders::router())
         .merge(health::router())
-        .merge(crate::openapi::router())
+        .split_for_parts();
+    routes
+        .merge(crate::openapi::router(crate::openapi::document(api)))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

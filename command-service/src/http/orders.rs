@@ -2,26 +2,26 @@
 
 use std::collections::HashSet;
 
-use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{Method, Uri};
 use axum::response::Response;
-use axum::routing::post;
 use serde::Deserialize;
 use stockflow_domain::values::{self, MAX_LINE_QUANTITY, MAX_ORDER_LINES, Sku};
 use stockflow_domain::{CancelOrder, Command, LineRequest, PlaceOrder, ShipOrder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{CommandHeaders, JsonBody, Object, Validator};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", post(place))
-        .route("/v1/orders/{order_id}/cancel", post(cancel))
-        .route("/v1/orders/{order_id}/ship", post(ship))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(place))
+        .routes(routes!(cancel))
+        .routes(routes!(ship))
 }
 
 /// The order id in the path; one that is not a UUID names no order.
@@ -68,9 +68,9 @@ pub(crate) struct PlaceBody {
     summary = "Place an order, reserving stock (or backordering it)",
     request_body = PlaceBody,
     responses(
-        (status = 201, description = "Placed", body = crate::responses::OrderPlaced),
-        (status = 409, description = "`order_exists`: an order with this order_id exists", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`unknown_product` (`skus`), `product_discontinued` (`skus`), `currency_mismatch` (`currencies`), `insufficient_stock` (`lines`: a product with backorder_policy reject lacks stock) or `stock_overflow`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Placed", body = crate::replies::OrderPlaced),
+        (status = 409, description = "`order_exists`: an order with this order_id exists", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_product` (`skus`), `product_discontinued` (`skus`), `currency_mismatch` (`currencies`), `insufficient_stock` (`lines`: a product with backorder_policy reject lacks stock) or `stock_overflow`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]
@@ -152,9 +152,9 @@ pub(crate) struct CancelBody {
     params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
     request_body(content = CancelBody, description = "`{}`, `{reason}`, or no body at all"),
     responses(
-        (status = 200, description = "Cancelled", body = crate::responses::OrderCancelled),
-        (status = 404, description = "`order_not_found`: no order with this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`order_not_cancellable`: it has shipped or is already cancelled", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Cancelled", body = crate::replies::OrderCancelled),
+        (status = 404, description = "`order_not_found`: no order with this id", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_cancellable`: it has shipped or is already cancelled", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]
@@ -209,9 +209,9 @@ pub(crate) struct ShipBody {
     params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
     request_body = ShipBody,
     responses(
-        (status = 200, description = "Shipped", body = crate::responses::OrderShipped),
-        (status = 404, description = "`order_not_found`: no order with this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`order_not_ready` (still backordered), `order_cancelled` or `order_already_shipped`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Shipped", body = crate::replies::OrderShipped),
+        (status = 404, description = "`order_not_found`: no order with this id", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_ready` (still backordered), `order_cancelled` or `order_already_shipped`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]

@@ -1,29 +1,29 @@
 //! Product commands: register, receive, adjust, reprice, discontinue.
 
-use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{Method, Uri};
 use axum::response::Response;
-use axum::routing::post;
 use serde::Deserialize;
 use stockflow_domain::values::{self, Currency, MAX_STOCK_QUANTITY, MAX_UNIT_PRICE_CENTS, Sku};
 use stockflow_domain::{
     AdjustStock, ChangePrice, Command, Discontinue, ReceiveStock, RegisterProduct,
 };
 use stockflow_events::BackorderPolicy;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{CommandHeaders, JsonBody, Validator};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/products", post(register))
-        .route("/v1/products/{sku}/receipts", post(receive))
-        .route("/v1/products/{sku}/adjustments", post(adjust))
-        .route("/v1/products/{sku}/price", post(change_price))
-        .route("/v1/products/{sku}/discontinue", post(discontinue))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(receive))
+        .routes(routes!(adjust))
+        .routes(routes!(change_price))
+        .routes(routes!(discontinue))
 }
 
 /// The sku in the path; one that cannot be valid names no product.
@@ -78,8 +78,8 @@ pub(crate) enum BackorderPolicyDoc {
     summary = "Register a product",
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "Registered", body = crate::responses::ProductRegistered),
-        (status = 409, description = "`product_exists`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Registered", body = crate::replies::ProductRegistered),
+        (status = 409, description = "`product_exists`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]
@@ -150,9 +150,9 @@ pub(crate) struct ReceiptBody {
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body = ReceiptBody,
     responses(
-        (status = 200, description = "Received", body = crate::responses::StockReceived),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Received", body = crate::replies::StockReceived),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]
@@ -236,10 +236,10 @@ fn nonzero_delta() -> utoipa::openapi::schema::Schema {
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body = AdjustmentBody,
     responses(
-        (status = 200, description = "Adjusted", body = crate::responses::StockAdjusted),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`adjustment_below_reserved`: on hand would fall below the reserved units", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Adjusted", body = crate::replies::StockAdjusted),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`adjustment_below_reserved`: on hand would fall below the reserved units", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]
@@ -296,8 +296,8 @@ pub(crate) struct PriceBody {
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body = PriceBody,
     responses(
-        (status = 200, description = "Repriced", body = crate::responses::PriceChanged),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Repriced", body = crate::replies::PriceChanged),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]
@@ -345,9 +345,9 @@ pub(crate) struct DiscontinueBody {}
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body(content = DiscontinueBody, description = "`{}`, or no body at all"),
     responses(
-        (status = 200, description = "Discontinued", body = crate::responses::ProductDiscontinued),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`already_discontinued`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Discontinued", body = crate::replies::ProductDiscontinued),
+        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_discontinued`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["commands:write"]))
 )]

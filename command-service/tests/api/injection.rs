@@ -296,10 +296,10 @@ fn percent_encode(text: &str) -> String {
 /// check its headers would send it: the status, the head and the body.
 async fn raw_request(app: &TestApp, head_lines: &[u8], body: &str) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let token = stockflow_store::web::mint_token(
+    let token = stockflow_edge::mint_token(
         TEST_SECRET,
         "raw-client",
-        &[stockflow_store::web::Scope::CommandsWrite],
+        &[stockflow_edge::Scope::CommandsWrite],
         std::time::Duration::from_secs(60),
     );
     let mut request = format!(

@@ -1,4 +1,4 @@
-//! Malformed and out-of-range input on every POST endpoint (SPEC §3): each gets its 4xx
+//! Malformed and out-of-range input on every POST endpoint (docs/api.md): each gets its 4xx
 //! problem with the right code and the broken fields named, never a 5xx, and writes nothing.
 
 use serde_json::{Value, json};
@@ -801,10 +801,10 @@ async fn a_chunked_body_over_64_kib_is_413_payload_too_large() {
     let mut stream = tokio::net::TcpStream::connect(f.app.addr)
         .await
         .expect("the service accepts connections");
-    let token = stockflow_store::web::mint_token(
+    let token = stockflow_edge::mint_token(
         crate::helpers::TEST_SECRET,
         "raw-client",
-        &[stockflow_store::web::Scope::CommandsWrite],
+        &[stockflow_edge::Scope::CommandsWrite],
         std::time::Duration::from_secs(60),
     );
     let head = format!(

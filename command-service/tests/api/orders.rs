@@ -1,4 +1,4 @@
-//! Order commands over HTTP (SPEC §2 Order, §3): placing against reject and backorder
+//! Order commands over HTTP (docs/domain.md, docs/api.md): placing against reject and backorder
 //! policies, every refusal with its code, and what cancelling and shipping do to stock.
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Product commands over HTTP (SPEC §2 Product, §3): the success shapes, every refusal with its
+//! Product commands over HTTP (docs/domain.md, docs/api.md): the success shapes, every refusal with its
 //! code, the FIFO filling of backorders by receipts, and If-Match on product streams.
 
 use serde_json::{Value, json};

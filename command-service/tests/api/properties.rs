@@ -1,7 +1,7 @@
 //! Property tests of the command API's input handling, through the real extractors and
 //! handlers: bodies made of valid, out-of-range and wrongly typed fields (with SQL and LIKE
 //! metacharacters, controls and unicode among the strings), odd paths and Idempotency-Keys.
-//! Each answer is the one SPEC §3 names for what was sent: `malformed_body` when a member
+//! Each answer is the one docs/api.md names for what was sent: `malformed_body` when a member
 //! has the wrong type or is unknown, `validation_failed` naming exactly the broken fields,
 //! otherwise a success or a refusal that needs state. Never a 5xx.
 
@@ -346,7 +346,7 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-/// What SPEC §3 says the answer to a case is, as far as the body decides it.
+/// What docs/api.md says the answer to a case is, as far as the body decides it.
 #[derive(Debug, PartialEq, Eq)]
 enum Expected {
     /// 400 validation_failed naming exactly these fields (the header's alone when it is bad).

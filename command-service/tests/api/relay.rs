@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::helpers::{Received, TestApp};
 
 /// Asserts that the messages, deduplicated on id, are exactly the store's events, first seen in
-/// position order, in the published form of SPEC §4.
+/// position order, in the published form of docs/events.md.
 async fn assert_delivered_exactly(app: &TestApp, received: &[Received]) {
     let stored = app.events().await;
     let mut seen = HashSet::new();

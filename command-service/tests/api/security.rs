@@ -1,11 +1,11 @@
-//! Authentication, authorization, limits and security headers (SPEC §7).
+//! Authentication, authorization, limits and security headers (docs/api.md).
 
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
 use stockflow_command_service::{App, Config};
-use stockflow_store::web::{Scope, WebConfig, mint_token};
+use stockflow_edge::{Scope, WebConfig, mint_token};
 
 use crate::helpers::{TEST_SECRET, TestApp, authorized_client, test_web_config};
 
@@ -257,7 +257,10 @@ async fn each_token_is_rate_limited_on_its_own() {
 #[tokio::test]
 async fn the_service_refuses_to_start_without_a_secret_unless_in_development_mode() {
     let config = |web: WebConfig| Config {
-        database_url: format!("{}/stockflow_never_created", crate::helpers::server_url()),
+        database: stockflow_edge::args::DatabaseArgs {
+            url: format!("{}/stockflow_never_created", crate::helpers::server_url()),
+            migrate: true,
+        },
         listen_addr: "127.0.0.1:0".into(),
         web,
         ..Config::defaults()

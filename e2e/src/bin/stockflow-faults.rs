@@ -65,15 +65,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let markdown = report.markdown();
-    println!("\n{markdown}");
-    let written = std::fs::write(cli.out.join("report.md"), &markdown).and_then(|()| {
-        std::fs::write(
-            cli.out.join("report.json"),
-            serde_json::to_vec_pretty(&report).unwrap_or_default(),
-        )
-    });
-    if let Err(e) = written {
+    println!("\n{}", report.markdown());
+    if let Err(e) = report.write(&cli.out) {
         eprintln!("cannot write the report to {}: {e}", cli.out.display());
     }
     if report.passed() {

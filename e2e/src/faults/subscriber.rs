@@ -1,6 +1,6 @@
-//! A downstream subscriber, as SPEC §4 describes one: its own durable queue bound to every
-//! routing key, acknowledging after it has recorded a message, reconnecting whenever the
-//! broker goes away. It counts each event id it was given, so that lost and duplicated
+//! A downstream subscriber, as docs/events.md describes one: its own durable queue bound to
+//! every routing key, acknowledging after it has recorded a message, reconnecting whenever
+//! the broker goes away. It counts each event id it was given, so that lost and duplicated
 //! deliveries can both be told.
 
 use std::collections::HashMap;
@@ -27,10 +27,9 @@ pub struct Deliveries {
 
 /// Declares the subscriber's queue; from then on, nothing published to `exchange` escapes it.
 pub async fn declare(amqp_url: &str, exchange: &str, queue: &str) -> Result<(), BoxError> {
-    let connection =
-        stockflow_store::amqp::connect(amqp_url, "stockflow-faults-subscriber").await?;
+    let connection = stockflow_broker::connect(amqp_url, "stockflow-faults-subscriber").await?;
     let channel = connection.create_channel().await?;
-    stockflow_store::amqp::declare_events_exchange(&channel, exchange).await?;
+    stockflow_broker::declare_events_exchange(&channel, exchange).await?;
     let mut arguments = FieldTable::default();
     arguments.insert(
         "x-queue-type".into(),
@@ -88,8 +87,7 @@ async fn consume(
 ) -> Result<(), BoxError> {
     // A broker that is starting may leave any step of this waiting forever.
     let setup = async {
-        let connection =
-            stockflow_store::amqp::connect(amqp_url, "stockflow-faults-subscriber").await?;
+        let connection = stockflow_broker::connect(amqp_url, "stockflow-faults-subscriber").await?;
         let channel = connection.create_channel().await?;
         channel.basic_qos(500, Default::default()).await?;
         let consumer = channel

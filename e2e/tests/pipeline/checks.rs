@@ -276,7 +276,7 @@ fn sales_rows(rows: &Value, key: &str) -> BTreeMap<(String, String), SalesTruth>
         .collect()
 }
 
-/// The invariants of SPEC §2, over what the read models serve.
+/// The invariants of docs/domain.md, over what the read models serve.
 async fn assert_invariants_in_read_models(products: &[Value], stack: &Stack, head: i64) {
     let orders = all_items(stack, "/v1/orders", head).await;
     let mut reserved: BTreeMap<String, i64> = BTreeMap::new();

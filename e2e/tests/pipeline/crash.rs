@@ -1,6 +1,6 @@
 //! A projector process killed with SIGKILL (no drain, no goodbye) while commands flow: its
 //! uncommitted batch rolls back, its unacked messages come back, and the next process picks up
-//! from the checkpoint. Nothing may be lost or applied twice (SPEC §5.4).
+//! from the checkpoint. Nothing may be lost or applied twice (docs/guarantees.md §4).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! What RabbitMQ may do to the projector's messages (SPEC §4, §5.4): deliver one twice, lose
+//! What RabbitMQ may do to the projector's messages (docs/events.md, docs/guarantees.md §4): deliver one twice, lose
 //! some so that a later one skips ahead, or carry something that is not an event at all. The
 //! relay is off where a test needs to be the only publisher.
 

@@ -1,4 +1,4 @@
-//! Rebuild (SPEC §5.6): the whole store replayed into fresh tables, swapped in while queries
+//! Rebuild (docs/guarantees.md §6): the whole store replayed into fresh tables, swapped in while queries
 //! keep being served; what it builds equals what the live projector built.
 
 use std::sync::Arc;
@@ -121,7 +121,7 @@ async fn rows_missing(db: &mut PgConnection, table: &str, left: &str, right: &st
         .expect("the tables compare")
 }
 
-/// The analyst role (SPEC §6) can still read the read schema, and the rebuild left no
+/// The analyst role (docs/analysts.md) can still read the read schema, and the rebuild left no
 /// schema of its own behind.
 async fn assert_the_swap_left_the_schema_as_it_was(db: &mut PgConnection) {
     assert!(

@@ -5,23 +5,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use lapin::options::QueueDeleteOptions;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
-use stockflow_store::web::{Scope, WebConfig, mint_token};
+use stockflow_edge::{Scope, WebConfig, mint_token};
+use stockflow_testkit::{BrokerNames, TestDatabase as Database, amqp_url};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
-
-fn server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
 
 const SECRET: &str = "roles-secret-of-at-least-32-characters!";
 
@@ -38,55 +27,6 @@ fn web_config() -> WebConfig {
 /// setting names the component's role gets in a deployment (docs/operations.md).
 fn as_role(url: &str, role: &str) -> String {
     format!("{url}?options[role]={role}")
-}
-
-/// A database of this test's own, migrated by its owner as the migrate step does; dropped
-/// with the test.
-struct Database {
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn migrated() -> Database {
-        stockflow_store::telemetry::init_test();
-        let name = format!("stockflow_e2e_{}", Uuid::now_v7().simple());
-        let url = format!("{}/{}", server_url(), name);
-        stockflow_store::db::connect(&url, 1, true)
-            .await
-            .expect("the owner migrates the database")
-            .close()
-            .await;
-        Database { name, url }
-    }
-
-    async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url)
-            .await
-            .expect("PostgreSQL is reachable")
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                if let Ok(mut admin) =
-                    PgConnection::connect(&format!("{}/postgres", server_url())).await
-                {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
 }
 
 fn sqlstate(error: &sqlx::Error) -> Option<String> {
@@ -288,17 +228,22 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
 #[tokio::test]
 async fn the_services_run_under_their_roles_through_a_rebuild() {
     let db = Database::migrated().await;
-    let id = Uuid::now_v7().simple().to_string();
-    let exchange = format!("stockflow.e2e.{id}");
-    let queue = format!("stockflow.e2e.{id}.projector");
+    // Removed with the test, after the services stop.
+    let broker = BrokerNames::new("e2e");
+    let exchange = broker.exchange.clone();
+    let queue = broker.queue.clone();
 
     let commands = start!(
         stockflow_command_service::App::build(stockflow_command_service::Config {
-            database_url: as_role(&db.url, "stockflow_command"),
-            amqp_url: amqp_url(),
+            database: stockflow_edge::args::DatabaseArgs {
+                url: as_role(&db.url, "stockflow_command"),
+                migrate: false,
+            },
+            broker: stockflow_edge::args::BrokerArgs {
+                url: amqp_url(),
+                events_exchange: exchange.clone(),
+            },
             listen_addr: "127.0.0.1:0".into(),
-            events_exchange: exchange.clone(),
-            migrate: false,
             web: web_config(),
             ..stockflow_command_service::Config::defaults()
         })
@@ -307,12 +252,16 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
     );
     let projector = start!(
         stockflow_projector::App::build(stockflow_projector::Config {
-            database_url: as_role(&db.url, "stockflow_projector"),
-            amqp_url: amqp_url(),
+            database: stockflow_edge::args::DatabaseArgs {
+                url: as_role(&db.url, "stockflow_projector"),
+                migrate: false,
+            },
+            broker: stockflow_edge::args::BrokerArgs {
+                url: amqp_url(),
+                events_exchange: exchange.clone(),
+            },
             listen_addr: "127.0.0.1:0".into(),
-            events_exchange: exchange.clone(),
             projector_queue: queue.clone(),
-            migrate: false,
             ..stockflow_projector::Config::defaults()
         })
         .await
@@ -320,9 +269,11 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
     );
     let queries = start!(
         stockflow_query_service::App::build(stockflow_query_service::Config {
-            database_url: as_role(&db.url, "stockflow_query"),
+            database: stockflow_edge::args::DatabaseArgs {
+                url: as_role(&db.url, "stockflow_query"),
+                migrate: false,
+            },
             listen_addr: "127.0.0.1:0".into(),
-            migrate: false,
             min_position_timeout_ms: 10_000,
             web: web_config(),
             ..stockflow_query_service::Config::defaults()
@@ -379,10 +330,13 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
     assert_eq!(projections["head"], placed["position"]);
 
     // The projector's credentials rebuild the read models and swap them in.
-    let rebuilder =
-        stockflow_store::db::connect(&as_role(&db.url, "stockflow_projector"), 2, false)
-            .await
-            .expect("the projector's role connects");
+    let rebuilder = stockflow_event_store::database::connect(
+        &as_role(&db.url, "stockflow_projector"),
+        2,
+        false,
+    )
+    .await
+    .expect("the projector's role connects");
     let report = stockflow_projector::rebuild::rebuild(&rebuilder, 100)
         .await
         .expect("the projector's role rebuilds the read models");
@@ -434,22 +388,6 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
 
     for service in [queries, projector, commands] {
         service.stop().await;
-    }
-    if let Ok(connection) =
-        stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-cleanup").await
-        && let Ok(channel) = connection.create_channel().await
-    {
-        for q in [queue.clone(), format!("{queue}.dead-letter")] {
-            let _ = channel
-                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for x in [exchange.clone(), format!("{queue}.dlx")] {
-            let _ = channel
-                .exchange_delete(x.as_str().into(), Default::default())
-                .await;
-        }
-        let _ = connection.close(200, "done".into()).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
 }

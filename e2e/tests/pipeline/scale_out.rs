@@ -1,16 +1,12 @@
-//! Several instances of each service on one store (SPEC §7, issue 4): one relay publishes, one
-//! projector consumes, and nothing is published or applied twice.
+//! Several instances of each service on one store: one relay publishes, one projector
+//! consumes, and nothing is published or applied twice.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
 use serde_json::json;
 use stockflow_e2e::Stack;
-use stockflow_events::CloudEvent;
 use tokio::sync::oneshot;
 
 use crate::checks::assert_read_models_match_the_store;
@@ -50,46 +46,7 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
     });
 
     // A subscriber of its own, to count what is published.
-    let connection =
-        stockflow_store::amqp::connect(&stockflow_e2e_amqp_url(), "scale-out-subscriber")
-            .await
-            .expect("RabbitMQ is reachable");
-    let channel = connection.create_channel().await.expect("a channel");
-    stockflow_store::amqp::declare_events_exchange(&channel, &stack.exchange)
-        .await
-        .expect("exchange");
-    let queue = format!("{}.scale-out-subscriber", stack.exchange);
-    channel
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue");
-    channel
-        .queue_bind(
-            queue.as_str().into(),
-            stack.exchange.as_str().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bound");
-    let mut consumer = channel
-        .basic_consume(
-            queue.as_str().into(),
-            "count".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("consuming");
+    let mut subscriber = stockflow_testkit::Subscriber::bind(&stack.exchange).await;
 
     stack
         .command("/v1/products", json!({"sku": "SCALE", "name": "n", "unit_price_cents": 10, "currency": "EUR", "initial_stock": 1000, "backorder_policy": "backorder"}))
@@ -122,27 +79,21 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
     assert_read_models_match_the_store(&stack).await;
 
     // Every event once: take what arrives until the head is covered and a quiet second passes.
-    let mut ids = Vec::new();
-    let mut positions = HashSet::new();
-    loop {
-        let wait = if positions.len() as i64 >= head {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_secs(30)
-        };
-        match tokio::time::timeout(wait, consumer.next()).await {
-            Ok(Some(Ok(delivery))) => {
-                let event: CloudEvent =
-                    serde_json::from_slice(&delivery.data).expect("a CloudEvent");
-                ids.push(event.id);
-                positions.insert(event.position);
-                delivery.ack(BasicAckOptions::default()).await.expect("ack");
-            }
-            Ok(other) => panic!("the subscription ended: {other:?}"),
-            Err(_) if positions.len() as i64 >= head => break,
-            Err(_) => panic!("only {} of {head} events arrived", positions.len()),
-        }
-    }
+    let received = subscriber
+        .receive_until_quiet(
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+            |received| {
+                received
+                    .iter()
+                    .map(|r| r.event.position)
+                    .collect::<HashSet<_>>()
+                    .len() as i64
+                    >= head
+            },
+        )
+        .await;
+    let ids: Vec<_> = received.iter().map(|r| r.event.id).collect();
     let distinct: HashSet<_> = ids.iter().collect();
     assert_eq!(
         ids.len(),
@@ -156,10 +107,4 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
     let _ = stop_projector.send(());
     let _ = commands_task.await;
     let _ = projector_task.await;
-    let _ = connection.close(200, "done".into()).await;
-}
-
-fn stockflow_e2e_amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }

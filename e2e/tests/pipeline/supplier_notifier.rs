@@ -15,11 +15,6 @@ use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
 async fn next_request(requests: &mut mpsc::UnboundedReceiver<Replenishment>) -> Replenishment {
     tokio::time::timeout(WAIT, requests.recv())
         .await
@@ -45,9 +40,10 @@ async fn place_order(stack: &Stack, sku: &str, quantity: i64) -> (Uuid, serde_js
 /// Whether the queue still exists (a passive declare of a missing one closes its channel,
 /// hence a connection of its own).
 async fn queue_exists(queue: &str) -> bool {
-    let connection = stockflow_store::amqp::connect(&amqp_url(), "stockflow-e2e-inspector")
-        .await
-        .expect("RabbitMQ is reachable");
+    let connection =
+        stockflow_broker::connect(&stockflow_testkit::amqp_url(), "stockflow-e2e-inspector")
+            .await
+            .expect("RabbitMQ is reachable");
     let channel = connection.create_channel().await.expect("a channel");
     let exists = channel
         .queue_declare(
@@ -71,7 +67,7 @@ async fn the_supplier_hears_of_each_replenishment_exactly_once() {
     let (sender, mut requests) = mpsc::unbounded_channel();
     let notifier = supplier_notifier::start(
         Config {
-            amqp_url: amqp_url(),
+            amqp_url: stockflow_testkit::amqp_url(),
             exchange: stack.exchange.clone(),
             queue: queue.clone(),
             // Goes with the notifier, so the test leaves nothing behind.

@@ -1,4 +1,4 @@
-//! Telemetry (SPEC §7): request context travels from HTTP into the events and what is
+//! Telemetry (docs/api.md): request context travels from HTTP into the events and what is
 //! published, the pipeline's metrics are exported, and logs can be JSON lines.
 
 use std::time::Duration;

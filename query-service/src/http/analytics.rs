@@ -2,20 +2,30 @@
 
 use std::fmt::Write;
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::AppState;
 use super::error::ApiError;
 use super::params::{self, Params, check_order};
-use crate::read_models::{Sales, SalesFilter, SalesGrouping};
+use super::{AppState, ParameterSchemas};
+use crate::read_models::{SalesFilter, SalesGrouping, SalesRows};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/analytics/sales", get(sales))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sales))
+        .parameter_schema::<SalesGrouping>()
+}
+
+/// Sales over non-cancelled orders by UTC placement day.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Sales {
+    rows: SalesRows,
 }
 
 /// `from` and `to` are inclusive days, each optional (no bound on that side); `group_by`
@@ -29,13 +39,13 @@ pub fn router() -> Router<AppState> {
     params(
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day, inclusive (`YYYY-MM-DD`)"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last day, inclusive (`YYYY-MM-DD`); not before from"),
-        ("group_by" = Option<crate::openapi::SalesGrouping>, Query, description = "`day` (the default) or `sku`"),
+        ("group_by" = Option<SalesGrouping>, Query, description = "`day` (the default) or `sku`"),
         ("currency" = Option<String>, Query, pattern = "^[A-Z]{3}$", description = "Only sales in this currency"),
         ("Accept" = Option<String>, Header, description = "`text/csv` (preferred over JSON by RFC 9110 negotiation) gives the rows as CSV with a header line"),
     ),
     responses(
         (status = 200, description = "The rows", content(
-            (crate::openapi::Sales = "application/json"),
+            (Sales = "application/json"),
             (String = "text/csv", example = "day,currency,orders,units,revenue_cents\n2026-11-21,EUR,2,5,5000\n"),
         )),
     ),
@@ -56,22 +66,19 @@ async fn sales(
     let grouping = params
         .choice("group_by", &SalesGrouping::ALL, SalesGrouping::as_str)?
         .unwrap_or(SalesGrouping::Day);
-    let sales = app.read.sales(grouping, &filter).await?;
+    let rows = app.read.sales(grouping, &filter).await?;
     if params::prefers_csv(&headers) {
-        return Ok(csv(&sales));
+        return Ok(csv(&rows));
     }
-    Ok(match sales {
-        Sales::ByDay(rows) => Json(json!({ "rows": rows })).into_response(),
-        Sales::BySku(rows) => Json(json!({ "rows": rows })).into_response(),
-    })
+    Ok(Json(Sales { rows }).into_response())
 }
 
 /// The same rows as CSV, with a header line. No value needs quoting: days, skus (A-Z 0-9 -
 /// _), currencies (A-Z) and integers contain no comma, quote or line break.
-fn csv(sales: &Sales) -> Response {
+fn csv(rows: &SalesRows) -> Response {
     let mut body = String::new();
-    match sales {
-        Sales::ByDay(rows) => {
+    match rows {
+        SalesRows::ByDay(rows) => {
             body.push_str("day,currency,orders,units,revenue_cents\n");
             for r in rows {
                 let _ = writeln!(
@@ -81,7 +88,7 @@ fn csv(sales: &Sales) -> Response {
                 );
             }
         }
-        Sales::BySku(rows) => {
+        SalesRows::BySku(rows) => {
             body.push_str("sku,currency,orders,units,revenue_cents\n");
             for r in rows {
                 let _ = writeln!(

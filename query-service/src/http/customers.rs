@@ -1,17 +1,18 @@
 //! Customers: order counts and the lifetime value of their orders per currency.
 
+use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::params::{self, Params};
 use super::{AppState, path_id};
 use crate::read_models::Customer;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/customers/{customer_id}", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show))
 }
 
 #[utoipa::path(
@@ -22,8 +23,8 @@ pub fn router() -> Router<AppState> {
     summary = "A customer's order counts and lifetime value",
     params(("customer_id" = String, Path, description = "The customer_id its orders were placed with")),
     responses(
-        (status = 200, description = "The customer", body = crate::openapi::Customer),
-        (status = 404, description = "`customer_not_found`: no order names this customer", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The customer", body = Customer),
+        (status = 404, description = "`customer_not_found`: no order names this customer", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["queries:read"]))
 )]

@@ -1,11 +1,44 @@
 //! Every refusal as an RFC 9457 problem (`application/problem+json`) with a stable `code`.
 //! Internal causes are logged, never sent.
 
+use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem. Members beyond `type, title, status, detail, code` appear with the
+/// codes that carry them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:stockflow:problem:<code>`.
+    #[schema(example = "urn:stockflow:problem:invalid_parameter")]
+    pub r#type: String,
+    /// The HTTP reason phrase of `status`.
+    #[schema(example = "Bad Request")]
+    pub title: String,
+    #[schema(example = 400)]
+    pub status: u16,
+    /// For people; do not parse it.
+    pub detail: String,
+    /// The stable, machine-readable reason, e.g. `invalid_parameter`, `order_not_found`.
+    #[schema(example = "invalid_parameter")]
+    pub code: String,
+    /// With `invalid_parameter`: the query parameter (or header) to fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub parameter: Option<String>,
+    /// With `projection_lagging`: the position asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub min_position: Option<i64>,
+    /// With `projection_lagging`: the position the read models had reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub position: Option<i64>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -83,34 +116,32 @@ impl ApiError {
 
     /// The problem document. Its members beyond RFC 9457's are what a client needs to act on
     /// the refusal: which parameter to fix, how far the read models have come.
-    pub fn to_problem(&self) -> Value {
+    pub fn to_problem(&self) -> Problem {
         let status = self.status();
-        let mut problem = Map::new();
-        problem.insert(
-            "type".into(),
-            json!(format!("urn:stockflow:problem:{}", self.code())),
-        );
-        problem.insert(
-            "title".into(),
-            json!(status.canonical_reason().unwrap_or("Error")),
-        );
-        problem.insert("status".into(), json!(status.as_u16()));
-        problem.insert("detail".into(), json!(self.to_string()));
-        problem.insert("code".into(), json!(self.code()));
+        let mut problem = Problem {
+            r#type: format!("urn:stockflow:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_owned(),
+            parameter: None,
+            min_position: None,
+            position: None,
+        };
         match self {
             ApiError::InvalidParameter { parameter, .. } => {
-                problem.insert("parameter".into(), json!(parameter));
+                problem.parameter = Some(parameter.clone());
             }
             ApiError::ProjectionLagging {
                 min_position,
                 position,
             } => {
-                problem.insert("min_position".into(), json!(min_position));
-                problem.insert("position".into(), json!(position));
+                problem.min_position = Some(*min_position);
+                problem.position = Some(*position);
             }
             _ => {}
         }
-        Value::Object(problem)
+        problem
     }
 }
 
@@ -120,7 +151,7 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "query failed");
         }
         let status = self.status();
-        let mut response = (status, self.to_problem().to_string()).into_response();
+        let mut response = (status, Json(self.to_problem())).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -1,57 +1,155 @@
-//! Liveness and readiness for orchestrators.
+//! Liveness and readiness for orchestrators, open without a token.
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
+use crate::read_models::StoppedProjection;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-/// Ready when PostgreSQL answers and no projection has stopped: answers from a stopped
-/// projection would go stale without end, so say why instead of serving them as fresh.
-async fn ready(State(app): State<AppState>) -> impl IntoResponse {
+/// The body of `/healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    #[schema(inline)]
+    status: HealthOk,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum HealthOk {
+    Ok,
+}
+
+/// The body of `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    #[schema(inline)]
+    status: ReadyStatus,
+    /// Why not, when not ready; null when ready.
+    #[schema(required = true)]
+    reason: Option<String>,
+    /// `postgres`: `ok` or `unreachable`; `projections`: `{state: running}`, or
+    /// `{state: stopped, stopped: [...]}` with what stopped them, or `{state: unknown}`;
+    /// `notifications`: `listening` or `reconnecting` (informational).
+    #[schema(value_type = Object)]
+    checks: ReadinessChecks,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ReadyStatus {
+    Ready,
+    NotReady,
+}
+
+/// What readiness rests on.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReadinessChecks {
+    postgres: PostgresCheck,
+    projections: ProjectionsCheck,
+    /// Informational: while it reconnects, positions still advance on a timer.
+    notifications: NotificationsCheck,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PostgresCheck {
+    Ok,
+    Unreachable,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub(crate) enum ProjectionsCheck {
+    Running,
+    Stopped { stopped: Vec<StoppedProjection> },
+    Unknown,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum NotificationsCheck {
+    Listening,
+    Reconnecting,
+}
+
+/// Liveness, for orchestrators.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    operation_id = "healthz",
+    responses((status = 200, description = "The process serves HTTP", body = Health)),
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: HealthOk::Ok,
+    })
+}
+
+/// Readiness, for orchestrators.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "PostgreSQL answers and no projection has stopped", body = Readiness),
+        (status = 503, description = "Not ready; `checks` says why", body = Readiness),
+    ),
+)]
+async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    // Ready when PostgreSQL answers and no projection has stopped: answers from a stopped
+    // projection would go stale without end, so say why instead of serving them as fresh.
     let stopped =
         tokio::time::timeout(Duration::from_secs(2), app.read.stopped_projections()).await;
-    let (postgres, projections, ready) = match stopped {
-        Ok(Ok(stopped)) if stopped.is_empty() => ("ok", json!({"state": "running"}), true),
-        Ok(Ok(stopped)) => ("ok", json!({"state": "stopped", "stopped": stopped}), false),
+    let (postgres, projections) = match stopped {
+        Ok(Ok(stopped)) if stopped.is_empty() => (PostgresCheck::Ok, ProjectionsCheck::Running),
+        Ok(Ok(stopped)) => (PostgresCheck::Ok, ProjectionsCheck::Stopped { stopped }),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: cannot query PostgreSQL");
-            ("unreachable", json!({"state": "unknown"}), false)
+            (PostgresCheck::Unreachable, ProjectionsCheck::Unknown)
         }
-        Err(_) => ("unreachable", json!({"state": "unknown"}), false),
+        Err(_) => (PostgresCheck::Unreachable, ProjectionsCheck::Unknown),
     };
-    let status = if ready {
-        StatusCode::OK
+    let ready = matches!(projections, ProjectionsCheck::Running);
+    let (status, body_status) = if ready {
+        (StatusCode::OK, ReadyStatus::Ready)
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, ReadyStatus::NotReady)
     };
     let reason = (!ready).then(|| {
-        if postgres != "ok" {
+        if postgres != PostgresCheck::Ok {
             "PostgreSQL is unreachable".to_owned()
         } else {
             "a projection has stopped; see checks.projections.stopped".to_owned()
         }
     });
-    let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "reason": reason,
-        "checks": {
-            "postgres": postgres,
-            "projections": projections,
-            // Informational: while it reconnects, positions still advance on a timer.
-            "notifications": if app.positions.is_listening() { "listening" } else { "reconnecting" },
+    let notifications = if app.positions.is_listening() {
+        NotificationsCheck::Listening
+    } else {
+        NotificationsCheck::Reconnecting
+    };
+    let body = Readiness {
+        status: body_status,
+        reason,
+        checks: ReadinessChecks {
+            postgres,
+            projections,
+            notifications,
         },
-    });
+    };
     (status, Json(body))
 }

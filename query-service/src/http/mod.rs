@@ -1,6 +1,6 @@
-//! The query API of SPEC §6. Handlers translate: query parameters to a validated filter, the
-//! read models' rows to the documented shapes. Every answer passes through the consistency
-//! layer, which waits for `min_position` and stamps `X-Projection-Position`.
+//! The query API (docs/api.md). Handlers translate: query parameters to a validated filter,
+//! the read models' rows to the documented shapes. Every answer passes through the
+//! consistency layer, which waits for `min_position` and stamps `X-Projection-Position`.
 
 pub(crate) mod analytics;
 mod consistency;
@@ -20,6 +20,8 @@ use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::middleware;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::cursor::{self, Listing};
 use crate::positions::Positions;
@@ -35,8 +37,10 @@ pub struct AppState {
     pub min_position_timeout: Duration,
 }
 
+/// Every route of the service; each area brings its operations (and the schemas of their
+/// bodies) to the OpenAPI document, which is served beside them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (routes, api) = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(products::router())
         .merge(orders::router())
         .merge(customers::router())
@@ -44,7 +48,9 @@ pub fn router(state: AppState) -> Router {
         .merge(replenishments::router())
         .merge(projections::router())
         .merge(health::router())
-        .merge(crate::openapi::router())
+        .split_for_parts();
+    routes
+        .merge(crate::openapi::router(crate::openapi::document(api)))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
@@ -54,29 +60,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A page of a listing as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct ItemsPage<T> {
-    pub items: Vec<T>,
-    /// Pass it back as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
+/// `routes!` brings along the schemas of an operation's bodies, not those its parameters
+/// refer to; an area adds those with this.
+trait ParameterSchemas {
+    fn parameter_schema<T: ToSchema>(self) -> Self;
 }
 
-impl<T> ItemsPage<T> {
-    fn new<K: Serialize>(page: Page<T>, listing: Listing, key: impl Fn(&T) -> K) -> ItemsPage<T> {
-        let next_cursor = page
-            .more
-            .then(|| {
-                page.items
-                    .last()
-                    .map(|last| cursor::encode(listing, &key(last)))
-            })
-            .flatten();
-        ItemsPage {
-            items: page.items,
-            next_cursor,
-        }
+impl ParameterSchemas for OpenApiRouter<AppState> {
+    fn parameter_schema<T: ToSchema>(mut self) -> Self {
+        self.get_openapi_mut()
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert(T::name().into_owned(), T::schema());
+        self
     }
+}
+
+/// The `next_cursor` of a page of a listing: the last item's key, or `None` on the last page.
+fn next_cursor<T, K: Serialize>(
+    page: &Page<T>,
+    listing: Listing,
+    key: impl Fn(&T) -> K,
+) -> Option<String> {
+    page.more
+        .then(|| {
+            page.items
+                .last()
+                .map(|last| cursor::encode(listing, &key(last)))
+        })
+        .flatten()
 }
 
 /// The id in a resource path; `None` when the segment is not even text (invalid

@@ -1,30 +1,35 @@
 //! Orders: one with its lines, and listings newest first by customer, status and placement
 //! time.
 
+use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use stockflow_events::OrderStatus;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::params::Params;
-use super::{AppState, ItemsPage, path_id};
+use super::{AppState, ParameterSchemas, next_cursor, path_id};
 use crate::cursor::Listing;
-use crate::read_models::{Order, OrderFilter, OrderKey, OrderSummary};
+use crate::read_models::{Order, OrderFilter, OrderKey, OrderStatus, OrderSummary};
 
-const STATUSES: [OrderStatus; 4] = [
-    OrderStatus::Ready,
-    OrderStatus::Backordered,
-    OrderStatus::Cancelled,
-    OrderStatus::Shipped,
-];
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(list))
+        .parameter_schema::<OrderStatus>()
+}
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", get(list))
-        .route("/v1/orders/{order_id}", get(show))
+/// A page of orders, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OrderPage {
+    items: Vec<OrderSummary>,
+    /// Pass it back as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -35,8 +40,8 @@ pub fn router() -> Router<AppState> {
     summary = "An order with its lines",
     params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
     responses(
-        (status = 200, description = "The order", body = crate::openapi::Order),
-        (status = 404, description = "`order_not_found`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The order", body = Order),
+        (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["queries:read"]))
 )]
@@ -64,21 +69,21 @@ async fn show(
     summary = "Orders, newest first",
     params(
         ("customer_id" = Option<String>, Query, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", description = "Only this customer's orders"),
-        ("status" = Option<crate::openapi::OrderStatus>, Query, description = "Only orders with this status"),
+        ("status" = Option<OrderStatus>, Query, description = "Only orders with this status"),
         ("placed_from" = Option<String>, Query, min_length = 1, description = "Placed at or after: a date `YYYY-MM-DD` (its start, UTC) or an RFC 3339 instant"),
         ("placed_to" = Option<String>, Query, min_length = 1, description = "Placed at or before: a date `YYYY-MM-DD` (all of it, UTC) or an RFC 3339 instant; not before placed_from"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
         ("cursor" = Option<String>, Query, min_length = 1, description = "Opaque: the `next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of orders", body = crate::openapi::OrderPage),
+        (status = 200, description = "A page of orders", body = OrderPage),
     ),
     security(("bearer" = ["queries:read"]))
 )]
 async fn list(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<ItemsPage<OrderSummary>>, ApiError> {
+) -> Result<Json<OrderPage>, ApiError> {
     let params = Params::parse(
         query.as_deref(),
         &[
@@ -92,7 +97,7 @@ async fn list(
     )?;
     let filter = OrderFilter {
         customer_id: params.customer_id("customer_id")?,
-        status: params.choice("status", &STATUSES, OrderStatus::as_str)?,
+        status: params.choice("status", &OrderStatus::ALL, OrderStatus::as_str)?,
         placed_from: params.range_start("placed_from")?,
         placed_before: params.range_end("placed_to")?,
     };
@@ -109,5 +114,8 @@ async fn list(
     let limit = params.limit()?;
     let after: Option<OrderKey> = params.cursor(Listing::Orders)?;
     let page = app.read.orders(&filter, after, limit).await?;
-    Ok(Json(ItemsPage::new(page, Listing::Orders, |o| o.key())))
+    Ok(Json(OrderPage {
+        next_cursor: next_cursor(&page, Listing::Orders, OrderSummary::key),
+        items: page.items,
+    }))
 }

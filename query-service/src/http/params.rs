@@ -185,7 +185,7 @@ impl Params {
     }
 }
 
-/// A customer id as the command API accepts it (SPEC §2: 1–64 characters).
+/// A customer id as the command API accepts it: 1 to 64 characters, no control characters.
 pub fn customer_id(raw: &str) -> Result<String, String> {
     text(raw, 1, 64)
 }

@@ -1,21 +1,34 @@
 //! Products: one by sku, and the catalogue by sku with status and availability filters.
 
+use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use serde::Serialize;
 use stockflow_domain::values::Sku;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::params::Params;
-use super::{AppState, ItemsPage, path_id};
+use super::{AppState, ParameterSchemas, next_cursor, path_id};
 use crate::cursor::Listing;
 use crate::read_models::{Product, ProductFilter, ProductStatus};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/products", get(list))
-        .route("/v1/products/{sku}", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(list))
+        .parameter_schema::<ProductStatus>()
+}
+
+/// A page of products, by sku.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProductPage {
+    items: Vec<Product>,
+    /// Pass it back as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -26,8 +39,8 @@ pub fn router() -> Router<AppState> {
     summary = "A product and its stock",
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     responses(
-        (status = 200, description = "The product", body = crate::openapi::Product),
-        (status = 404, description = "`product_not_found`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["queries:read"]))
 )]
@@ -57,20 +70,20 @@ async fn show(
     operation_id = "list_products",
     summary = "The catalogue, by sku",
     params(
-        ("status" = Option<crate::openapi::ProductStatus>, Query, description = "Only products with this status"),
+        ("status" = Option<ProductStatus>, Query, description = "Only products with this status"),
         ("max_available" = Option<i64>, Query, minimum = 0, description = "Only products with at most this many available (a non-negative integer)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500; 50 by default"),
         ("cursor" = Option<String>, Query, min_length = 1, description = "Opaque: the `next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of products", body = crate::openapi::ProductPage),
+        (status = 200, description = "A page of products", body = ProductPage),
     ),
     security(("bearer" = ["queries:read"]))
 )]
 async fn list(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<ItemsPage<Product>>, ApiError> {
+) -> Result<Json<ProductPage>, ApiError> {
     let params = Params::parse(
         query.as_deref(),
         &["status", "max_available", "limit", "cursor"],
@@ -82,7 +95,8 @@ async fn list(
     let limit = params.limit()?;
     let after: Option<String> = params.cursor(Listing::Products)?;
     let page = app.read.products(&filter, after.as_deref(), limit).await?;
-    Ok(Json(ItemsPage::new(page, Listing::Products, |p| {
-        p.sku.clone()
-    })))
+    Ok(Json(ProductPage {
+        next_cursor: next_cursor(&page, Listing::Products, |p| p.sku.clone()),
+        items: page.items,
+    }))
 }

@@ -1,16 +1,17 @@
 //! How far the read models are behind the event store.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::params::Params;
 use crate::read_models::Projections;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/projections", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show))
 }
 
 #[utoipa::path(
@@ -20,7 +21,7 @@ pub fn router() -> Router<AppState> {
     operation_id = "projections",
     summary = "How far the read models are behind the event store",
     responses(
-        (status = 200, description = "The projections", body = crate::openapi::Projections),
+        (status = 200, description = "The projections", body = Projections),
     ),
     security(("bearer" = ["queries:read"]))
 )]

@@ -1,4 +1,4 @@
-//! Read your writes (SPEC §5.5, §6): `min_position` waits for the read models, wakes on the
+//! Read your writes (docs/guarantees.md §5, docs/api.md): `min_position` waits for the read models, wakes on the
 //! projector's notification, gives up with 503 projection_lagging, and every answer says
 //! which position it reflects.
 

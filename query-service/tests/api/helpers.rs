@@ -9,36 +9,15 @@ use std::net::SocketAddr;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use stockflow_query_service::{App, Config};
+use stockflow_testkit::TestDatabase;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-pub fn server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-/// The secret test services sign and check tokens with.
-pub const TEST_SECRET: &str = "test-secret-of-at-least-32-characters!";
+pub use stockflow_testkit::{TEST_SECRET, TestResponse, assert_keys};
 
 /// A client sending a `queries:read` token with every request.
 pub fn authorized_client() -> reqwest::Client {
-    let token = stockflow_store::web::mint_token(
-        TEST_SECRET,
-        "test-client",
-        &[stockflow_store::web::Scope::QueriesRead],
-        std::time::Duration::from_secs(3600),
-    );
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}")
-            .parse()
-            .expect("a valid header value"),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("an HTTP client")
+    stockflow_testkit::authorized_client(&[stockflow_edge::Scope::QueriesRead])
 }
 
 pub struct TestApp {
@@ -46,91 +25,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database: String,
     pub database_url: String,
+    /// Dropped (and so removed) with the app.
+    test_database: TestDatabase,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-}
-
-#[derive(Debug)]
-pub struct TestResponse {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub text: String,
-    pub body: Value,
-}
-
-impl TestResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.header("content-type").unwrap_or("")
-    }
-
-    /// The read models' position the answer says it reflects.
-    #[track_caller]
-    pub fn projection_position(&self) -> i64 {
-        self.header("x-projection-position")
-            .unwrap_or_else(|| panic!("no X-Projection-Position on {self:?}"))
-            .parse()
-            .expect("X-Projection-Position is an integer")
-    }
-
-    /// Asserts a problem+json refusal with this status and code; returns the body.
-    #[track_caller]
-    pub fn assert_problem(&self, status: u16, code: &str) -> &Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "body: {}",
-            self.text
-        );
-        assert_eq!(self.body["code"], code, "body: {}", self.text);
-        assert_eq!(self.body["status"], status);
-        for member in ["type", "title", "detail"] {
-            assert!(
-                self.body[member].is_string(),
-                "problem without {member}: {}",
-                self.text
-            );
-        }
-        &self.body
-    }
-
-    /// Asserts a 400 invalid_parameter naming `parameter`.
-    #[track_caller]
-    pub fn assert_invalid(&self, parameter: &str) {
-        let body = self.assert_problem(400, "invalid_parameter");
-        assert_eq!(body["parameter"], parameter, "body: {}", self.text);
-    }
-
-    #[track_caller]
-    pub fn assert_ok(&self) -> &Value {
-        assert_eq!(self.status, 200, "unexpected status; body: {}", self.text);
-        assert!(
-            self.content_type().starts_with("application/json"),
-            "content type {}",
-            self.content_type()
-        );
-        &self.body
-    }
-
-    /// The `items` of a listing.
-    #[track_caller]
-    pub fn items(&self) -> &Vec<Value> {
-        self.assert_ok()["items"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no items in {}", self.text))
-    }
-
-    pub fn next_cursor(&self) -> Option<String> {
-        self.body["next_cursor"].as_str().map(str::to_owned)
-    }
 }
 
 impl TestApp {
@@ -140,18 +38,17 @@ impl TestApp {
 
     /// A service with its configuration adjusted (short timeouts, slow polling…).
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-        stockflow_store::telemetry::init_test();
-        let database = format!("stockflow_qtest_{}", Uuid::now_v7().simple());
-        let database_url = format!("{}/{}", server_url(), database);
+        stockflow_testkit::init_logs();
+        let test_database = TestDatabase::migrated().await;
+        let database = test_database.name.clone();
+        let database_url = test_database.url.clone();
         let mut config = Config {
-            database_url: database_url.clone(),
-            listen_addr: "127.0.0.1:0".into(),
-            web: stockflow_store::web::WebConfig {
-                auth_jwt_secret: Some(TEST_SECRET.into()),
-                auth_dev_mode: false,
-                rate_limit_per_second: 0,
-                request_timeout_ms: 10_000,
+            database: stockflow_edge::args::DatabaseArgs {
+                url: database_url.clone(),
+                migrate: true,
             },
+            listen_addr: "127.0.0.1:0".into(),
+            web: stockflow_testkit::web_config(),
             ..Config::defaults()
         };
         configure(&mut config);
@@ -170,6 +67,7 @@ impl TestApp {
             client: authorized_client(),
             database,
             database_url,
+            test_database,
             stop: Some(stop),
             task: Some(task),
         }
@@ -193,17 +91,7 @@ impl TestApp {
 
     /// Sends any request built on `self.client` and reads the answer.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> TestResponse {
-        let response = request.send().await.expect("the service answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("a readable body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        TestResponse {
-            status,
-            headers,
-            text,
-            body,
-        }
+        stockflow_testkit::read(request.send().await.expect("the service answers")).await
     }
 
     /// Follows `next_cursor` from `path` (which has a `?`) to the end; returns every page.
@@ -227,9 +115,7 @@ impl TestApp {
     }
 
     pub async fn db(&self) -> PgConnection {
-        PgConnection::connect(&self.database_url)
-            .await
-            .expect("the test database is reachable")
+        self.test_database.connect().await
     }
 
     /// Runs seeding SQL (several statements allowed, no parameters).
@@ -251,7 +137,8 @@ impl TestApp {
             .execute(&mut *tx)
             .await
             .expect("projections advance");
-        sqlx::query("SELECT pg_notify('stockflow_projections', $1::text)")
+        sqlx::query("SELECT pg_notify($1, $2::text)")
+            .bind(stockflow_event_store::channels::PROJECTIONS)
             .bind(position)
             .execute(&mut *tx)
             .await
@@ -454,25 +341,7 @@ impl Drop for TestApp {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-        // Leave nothing behind: the database goes with the test.
-        let database = self.database.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                if let Ok(mut admin) =
-                    PgConnection::connect(&format!("{}/postgres", server_url())).await
-                {
-                    let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        });
-        let _ = cleanup.join();
+        // The database goes with `test_database`, dropped after this.
     }
 }
 
@@ -586,19 +455,6 @@ pub fn replenishment(
         requested_at: "2026-11-20T10:00:00Z".into(),
         position,
     }
-}
-
-/// Asserts that a JSON body is an object with exactly these members.
-#[track_caller]
-pub fn assert_keys(body: &Value, keys: &[&str]) {
-    let object = body
-        .as_object()
-        .unwrap_or_else(|| panic!("not a JSON object: {body}"));
-    let mut actual: Vec<&str> = object.keys().map(String::as_str).collect();
-    let mut expected = keys.to_vec();
-    actual.sort_unstable();
-    expected.sort_unstable();
-    assert_eq!(actual, expected, "members of {body}");
 }
 
 /// Asserts that the listed fields of every item, joined, are exactly `expected` in order.

@@ -124,6 +124,47 @@ async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
     assert_eq!(limit["schema"]["maximum"], 500);
 }
 
+/// Every `"$ref"` in `value`, at any depth.
+fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(members) => {
+            for (name, member) in members {
+                match (name.as_str(), member) {
+                    ("$ref", Value::String(reference)) => found.push(reference),
+                    _ => references(member, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_in_the_document_resolves_to_a_component() {
+    let app = TestApp::spawn().await;
+    let (_, document) = served_document(&app).await;
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    assert!(
+        found.contains(&"#/components/schemas/SalesGrouping"),
+        "the parameters' schemas are referenced too: {found:?}"
+    );
+    let unresolved: Vec<&str> = found
+        .into_iter()
+        .filter(|reference| {
+            !reference
+                .strip_prefix("#/components/")
+                .and_then(|_| document.pointer(&reference[1..]))
+                .is_some_and(Value::is_object)
+        })
+        .collect();
+    assert!(
+        unresolved.is_empty(),
+        "$refs that name no component of the document: {unresolved:?}"
+    );
+}
+
 #[tokio::test]
 async fn swagger_ui_is_served_offline_at_docs() {
     let app = TestApp::spawn().await;

@@ -1,4 +1,4 @@
-//! A rebuild (SPEC §5.6) swaps a fresh `read` schema in under running queries: the service's
+//! A rebuild (docs/guarantees.md §6) swaps a fresh `read` schema in under running queries: the service's
 //! prepared statements and position tracking must follow the new tables at once.
 
 use sqlx::Connection;

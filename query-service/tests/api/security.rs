@@ -1,8 +1,8 @@
-//! Authentication, authorization and time limits of the query API (SPEC §7).
+//! Authentication, authorization and time limits of the query API (docs/api.md).
 
 use std::time::Duration;
 
-use stockflow_store::web::{Scope, mint_token};
+use stockflow_edge::{Scope, mint_token};
 
 use crate::helpers::{TEST_SECRET, TestApp};
 

@@ -1,5 +1,5 @@
 //! Values that check themselves when made: past the HTTP edge an invalid sku, currency or
-//! policy cannot exist. The limits are SPEC §2's.
+//! policy cannot exist. The limits are those of docs/domain.md.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,12 @@
+//! stockflow's event store in PostgreSQL: the schema and its migrations, opening (and creating)
+//! the database, appending events atomically across streams, and reading them back in
+//! position order. It knows nothing of HTTP or the broker.
+
+pub mod channels;
+pub mod database;
+mod store;
+
+pub use store::{
+    AppendBatch, AppendError, EventStore, IdempotencyRecord, NewEvent, StoredEvent,
+    StoredIdempotency, StoredStream, StreamWrite,
+};

@@ -1,0 +1,107 @@
+//! Reading the rows a batch's events touch, from the schema the transaction's search path
+//! names.
+
+use std::collections::HashSet;
+
+use sqlx::PgConnection;
+use stockflow_events::{Aggregate, Envelope, Event};
+use uuid::Uuid;
+
+use super::rows::{LineRow, OrderRow, ProductRow, ReplenishmentRow, Working};
+
+/// What a batch needs loaded: the products and orders its events are about (new ones are
+/// made by their first event), and the skus whose receipts fulfil open replenishments.
+#[derive(Debug, Default)]
+struct Needed {
+    skus: HashSet<String>,
+    order_ids: HashSet<Uuid>,
+    receipt_skus: HashSet<String>,
+}
+
+impl Needed {
+    fn of(events: &[Envelope]) -> Needed {
+        let mut needed = Needed::default();
+        for envelope in events {
+            match &envelope.event {
+                Event::StockReceived(e) => {
+                    needed.skus.insert(e.sku.clone());
+                    needed.receipt_skus.insert(e.sku.clone());
+                }
+                Event::OrderPlaced(_) => {}
+                e if e.aggregate() == Aggregate::Product => {
+                    if let Some(sku) = envelope.stream_id.strip_prefix("product-") {
+                        needed.skus.insert(sku.to_owned());
+                    }
+                }
+                _ => {
+                    if let Some(id) = envelope
+                        .stream_id
+                        .strip_prefix("order-")
+                        .and_then(|id| id.parse().ok())
+                    {
+                        needed.order_ids.insert(id);
+                    }
+                }
+            }
+        }
+        needed
+    }
+}
+
+/// Loads into `work` the stored rows `events` touch.
+pub(super) async fn load(
+    db: &mut PgConnection,
+    events: &[Envelope],
+    work: &mut Working,
+) -> Result<(), sqlx::Error> {
+    let needed = Needed::of(events);
+    let skus: Vec<String> = needed.skus.into_iter().collect();
+    let order_ids: Vec<Uuid> = needed.order_ids.into_iter().collect();
+    let receipt_skus: Vec<String> = needed.receipt_skus.into_iter().collect();
+    if !skus.is_empty() {
+        let rows: Vec<ProductRow> = sqlx::query_as(
+            "SELECT sku, name, unit_price_cents, currency, backorder_policy, status, on_hand,
+                    reserved, available, backordered, version, updated_at
+               FROM products WHERE sku = ANY($1)",
+        )
+        .bind(&skus)
+        .fetch_all(&mut *db)
+        .await?;
+        work.products
+            .extend(rows.into_iter().map(|r| (r.sku.clone(), r)));
+    }
+    if !order_ids.is_empty() {
+        let rows: Vec<OrderRow> = sqlx::query_as(
+            "SELECT order_id, customer_id, status, currency, total_cents, line_count, placed_at,
+                    updated_at, shipped_at, cancelled_at, carrier, tracking_number, version
+               FROM orders WHERE order_id = ANY($1)",
+        )
+        .bind(&order_ids)
+        .fetch_all(&mut *db)
+        .await?;
+        work.orders
+            .extend(rows.into_iter().map(|r| (r.order_id, r)));
+        let lines: Vec<LineRow> = sqlx::query_as(
+            "SELECT order_id, line_no, sku, quantity, reserved, backordered, unit_price_cents
+               FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, line_no",
+        )
+        .bind(&order_ids)
+        .fetch_all(&mut *db)
+        .await?;
+        for line in lines {
+            work.lines.entry(line.order_id).or_default().push(line);
+        }
+    }
+    if !receipt_skus.is_empty() {
+        let rows: Vec<ReplenishmentRow> = sqlx::query_as(
+            "SELECT sku, order_id, quantity, outstanding, status, requested_at, position
+               FROM replenishments WHERE sku = ANY($1) AND status = 'open'",
+        )
+        .bind(&receipt_skus)
+        .fetch_all(&mut *db)
+        .await?;
+        work.replenishments
+            .extend(rows.into_iter().map(|r| ((r.sku.clone(), r.order_id), r)));
+    }
+    Ok(())
+}
