@@ -2,9 +2,9 @@
 # stockflow's services in one image: command-service, projector, query-service and the
 # one-shot stockflow-migrate. compose.yaml picks the binary with `command:`.
 #
-# The code uses no sqlx compile-time checked macros (query!, query_as!): queries are checked
-# by the tests against a real database, so the build needs neither a database nor sqlx's
-# offline query data (.sqlx/). sqlx::migrate! embeds migrations/ at compile time.
+# Static queries are sqlx's compile-time checked macros (query!, query_as!); the build checks
+# them against the committed offline query data (.sqlx/, with SQLX_OFFLINE=true from
+# .cargo/config.toml), so it needs no database. sqlx::migrate! embeds migrations/.
 #
 # scripts/check-deploy runs the build command below (as `cargo check`) in CI, so a change
 # that breaks it is caught without a Docker engine.

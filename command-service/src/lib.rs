@@ -4,7 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
-mod metrics;
+pub mod metrics;
 mod openapi;
 pub mod relay;
 mod replies;

@@ -171,11 +171,12 @@ async fn session(
     // this relay notices on its next read.
     let mut db = PgConnection::connect_with(&config.database).await?;
     loop {
-        let leader: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('stockflow.relay:' || $1))")
-                .bind(&config.exchange)
-                .fetch_one(&mut db)
-                .await?;
+        let leader: bool = sqlx::query_scalar!(
+            r#"SELECT pg_try_advisory_lock(hashtext('stockflow.relay:' || $1)) AS "leader!""#,
+            config.exchange,
+        )
+        .fetch_one(&mut db)
+        .await?;
         if leader {
             break;
         }
@@ -194,15 +195,18 @@ async fn session(
     listener
         .listen(stockflow_event_store::channels::EVENTS)
         .await?;
-    sqlx::query("INSERT INTO event_store.relay_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING")
-        .bind(&config.exchange)
-        .execute(&mut db)
-        .await?;
-    let mut checkpoint: i64 =
-        sqlx::query_scalar("SELECT position FROM event_store.relay_checkpoints WHERE name = $1")
-            .bind(&config.exchange)
-            .fetch_one(&mut db)
-            .await?;
+    sqlx::query!(
+        "INSERT INTO event_store.relay_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+        config.exchange,
+    )
+    .execute(&mut db)
+    .await?;
+    let mut checkpoint: i64 = sqlx::query_scalar!(
+        "SELECT position FROM event_store.relay_checkpoints WHERE name = $1",
+        config.exchange,
+    )
+    .fetch_one(&mut db)
+    .await?;
     status.published.store(checkpoint, Ordering::Relaxed);
     status.set(RelayState::Active);
     *backoff = Duration::from_millis(100);
@@ -325,11 +329,11 @@ async fn save_checkpoint(
     exchange: &str,
     position: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE event_store.relay_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+        exchange,
+        position,
     )
-    .bind(exchange)
-    .bind(position)
     .execute(db)
     .await?;
     Ok(())

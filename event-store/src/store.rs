@@ -114,9 +114,6 @@ impl StoredEvent {
     }
 }
 
-const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, type_version, data, \
-     metadata, recorded_at, commit_position";
-
 #[derive(Debug, Clone)]
 pub struct EventStore {
     pool: PgPool,
@@ -139,26 +136,46 @@ impl EventStore {
             events,
             idempotency,
         } = batch;
-        let result = sqlx::query_scalar::<_, i64>(
-            "SELECT event_store.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        let stream_ids: Vec<&str> = streams.iter().map(|s| s.stream_id.as_str()).collect();
+        let expected: Vec<i64> = streams.iter().map(|s| s.expected_version).collect();
+        let new_versions: Vec<i64> = streams.iter().map(|s| s.new_version).collect();
+        let snapshots: Vec<&serde_json::Value> = streams.iter().map(|s| &s.snapshot).collect();
+        let snapshot_schemas: Vec<i32> = streams.iter().map(|s| s.snapshot_schema).collect();
+        let event_streams: Vec<&str> = events.iter().map(|e| e.stream_id.as_str()).collect();
+        let event_versions: Vec<i64> = events.iter().map(|e| e.stream_version).collect();
+        let event_ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+        let event_types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let type_versions: Vec<i32> = events.iter().map(|e| e.type_version).collect();
+        let data: Vec<&serde_json::Value> = events.iter().map(|e| &e.data).collect();
+        let metadata: Vec<&serde_json::Value> = events.iter().map(|e| &e.metadata).collect();
+        let keys: Vec<&str> = idempotency.iter().map(|i| i.key.as_str()).collect();
+        let hashes: Vec<&[u8]> = idempotency
+            .iter()
+            .map(|i| i.request_hash.as_slice())
+            .collect();
+        let statuses: Vec<i16> = idempotency.iter().map(|i| i.status).collect();
+        let bodies: Vec<&str> = idempotency.iter().map(|i| i.body.as_str()).collect();
+        let ordinals: Vec<Option<i32>> = idempotency.iter().map(|i| i.last_event_ordinal).collect();
+        let result = sqlx::query_scalar!(
+            r#"SELECT event_store.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) AS "position!""#,
+            &stream_ids as &[&str],
+            &expected,
+            &new_versions,
+            &snapshots as &[&serde_json::Value],
+            &snapshot_schemas,
+            &event_streams as &[&str],
+            &event_versions,
+            &event_ids,
+            &event_types as &[&str],
+            &type_versions,
+            &data as &[&serde_json::Value],
+            &metadata as &[&serde_json::Value],
+            &keys as &[&str],
+            &hashes as &[&[u8]],
+            &statuses,
+            &bodies as &[&str],
+            &ordinals as &[Option<i32>],
         )
-        .bind(streams.iter().map(|s| s.stream_id.as_str()).collect::<Vec<_>>())
-        .bind(streams.iter().map(|s| s.expected_version).collect::<Vec<_>>())
-        .bind(streams.iter().map(|s| s.new_version).collect::<Vec<_>>())
-        .bind(streams.iter().map(|s| &s.snapshot).collect::<Vec<_>>())
-        .bind(streams.iter().map(|s| s.snapshot_schema).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.stream_version).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.type_version).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| &e.data).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| &e.metadata).collect::<Vec<_>>())
-        .bind(idempotency.iter().map(|i| i.key.as_str()).collect::<Vec<_>>())
-        .bind(idempotency.iter().map(|i| i.request_hash.as_slice()).collect::<Vec<_>>())
-        .bind(idempotency.iter().map(|i| i.status).collect::<Vec<_>>())
-        .bind(idempotency.iter().map(|i| i.body.as_str()).collect::<Vec<_>>())
-        .bind(idempotency.iter().map(|i| i.last_event_ordinal).collect::<Vec<_>>())
         .fetch_one(&self.pool)
         .await;
         match result {
@@ -180,20 +197,24 @@ impl EventStore {
         &self,
         stream_ids: &[String],
     ) -> Result<Vec<StoredStream>, sqlx::Error> {
-        sqlx::query_as(
+        sqlx::query_as!(
+            StoredStream,
             "SELECT stream_id, version, snapshot, snapshot_schema FROM event_store.streams WHERE stream_id = ANY($1)",
+            stream_ids,
         )
-        .bind(stream_ids)
         .fetch_all(&self.pool)
         .await
     }
 
     /// All events of one stream in order: used when a snapshot cannot be read.
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<StoredEvent>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM event_store.events WHERE stream_id = $1 ORDER BY stream_version"
-        )))
-        .bind(stream_id)
+        sqlx::query_as!(
+            StoredEvent,
+            "SELECT position, stream_id, stream_version, event_id, event_type, type_version, data,
+                    metadata, recorded_at, commit_position
+               FROM event_store.events WHERE stream_id = $1 ORDER BY stream_version",
+            stream_id,
+        )
         .fetch_all(&self.pool)
         .await
     }
@@ -204,11 +225,14 @@ impl EventStore {
         position: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM event_store.events WHERE position > $1 ORDER BY position LIMIT $2"
-        )))
-        .bind(position)
-        .bind(limit)
+        sqlx::query_as!(
+            StoredEvent,
+            "SELECT position, stream_id, stream_version, event_id, event_type, type_version, data,
+                    metadata, recorded_at, commit_position
+               FROM event_store.events WHERE position > $1 ORDER BY position LIMIT $2",
+            position,
+            limit,
+        )
         .fetch_all(executor)
         .await
     }
@@ -221,12 +245,12 @@ impl EventStore {
         stream_version: i64,
         event_id: Uuid,
     ) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(
+        sqlx::query_scalar!(
             "SELECT position FROM event_store.events WHERE stream_id = $1 AND stream_version = $2 AND event_id = $3",
+            stream_id,
+            stream_version,
+            event_id,
         )
-        .bind(stream_id)
-        .bind(stream_version)
-        .bind(event_id)
         .fetch_optional(&self.pool)
         .await
     }
@@ -236,17 +260,18 @@ impl EventStore {
         &self,
         stream_ids: &[String],
     ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        sqlx::query_as(
+        let rows = sqlx::query!(
             "SELECT stream_id, version FROM event_store.streams WHERE stream_id = ANY($1)",
+            stream_ids,
         )
-        .bind(stream_ids)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.stream_id, r.version)).collect())
     }
 
     /// The position of the last committed event.
     pub async fn head(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT position FROM event_store.head")
+        sqlx::query_scalar!("SELECT position FROM event_store.head")
             .fetch_one(&self.pool)
             .await
     }
@@ -255,10 +280,11 @@ impl EventStore {
         &self,
         keys: &[String],
     ) -> Result<Vec<StoredIdempotency>, sqlx::Error> {
-        sqlx::query_as(
+        sqlx::query_as!(
+            StoredIdempotency,
             "SELECT key, request_hash, status, body, position FROM event_store.idempotency_keys WHERE key = ANY($1)",
+            keys,
         )
-        .bind(keys)
         .fetch_all(&self.pool)
         .await
     }
@@ -269,10 +295,10 @@ impl EventStore {
         max_age: std::time::Duration,
     ) -> Result<u64, sqlx::Error> {
         let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "DELETE FROM event_store.idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
+            seconds as f64,
         )
-        .bind(seconds as f64)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

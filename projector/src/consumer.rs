@@ -41,11 +41,11 @@ pub struct Topology {
 
 impl Topology {
     pub fn dead_letter_exchange(&self) -> String {
-        format!("{}.dlx", self.queue)
+        amqp::dead_letter_exchange(&self.queue)
     }
 
     pub fn dead_letter_queue(&self) -> String {
-        format!("{}.dead-letter", self.queue)
+        amqp::dead_letter_queue(&self.queue)
     }
 }
 
@@ -219,7 +219,7 @@ async fn session(
                     // The store keeps the event, if there was one: nothing is lost.
                     tracing::warn!(%reason, delivery_tag = delivery.delivery_tag, "dead-lettering an undecodable message");
                     health.dead_lettered();
-                    metrics::counter!("stockflow_dead_lettered_total").increment(1);
+                    metrics::counter!(crate::metrics::DEAD_LETTERED).increment(1);
                     delivery
                         .nack(BasicNackOptions {
                             requeue: false,
@@ -422,18 +422,18 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
             "projected"
         );
     }
-    metrics::histogram!("stockflow_projector_batch_events_size").record(events.len() as f64);
-    metrics::gauge!("stockflow_projector_position").set(last as f64);
-    metrics::gauge!("stockflow_projector_lag_events").set((head - last).max(0) as f64);
-    metrics::histogram!("stockflow_projector_batch_seconds").record(started.elapsed());
+    metrics::histogram!(crate::metrics::BATCH_EVENTS).record(events.len() as f64);
+    metrics::gauge!(crate::metrics::POSITION).set(last as f64);
+    metrics::gauge!(crate::metrics::LAG_EVENTS).set((head - last).max(0) as f64);
+    metrics::histogram!(crate::metrics::BATCH_DURATION).record(started.elapsed());
     if let Some(event) = events.last() {
         let behind = (chrono::Utc::now() - event.recorded_at)
             .num_microseconds()
             .unwrap_or(0);
         let behind = behind.max(0) as f64 / 1e6;
-        metrics::gauge!("stockflow_projector_lag_seconds").set(behind);
+        metrics::gauge!(crate::metrics::LAG_SECONDS).set(behind);
         // From the append's commit to the read models' (the clocks of one host, or close).
-        metrics::histogram!("stockflow_projector_visible_after_seconds").record(behind);
+        metrics::histogram!(crate::metrics::VISIBLE_AFTER).record(behind);
     }
     Ok((checkpoint, last))
 }

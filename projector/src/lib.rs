@@ -7,7 +7,7 @@ pub mod config;
 pub mod consumer;
 pub mod health;
 mod http;
-mod metrics;
+pub mod metrics;
 pub mod model;
 pub mod rebuild;
 mod store_reader;

@@ -9,14 +9,13 @@ use crate::model::ApplyError;
 
 /// The position the live read models have reached.
 pub async fn checkpoint(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT min(position) FROM read.projections")
+    sqlx::query_scalar!(r#"SELECT min(position) AS "position!" FROM read.projections"#)
         .fetch_one(pool)
         .await
 }
 
 /// A stored event with its payload and metadata as JSON text: decoded straight into their
 /// types, never through `serde_json::Value` (a rebuild reads millions).
-#[derive(sqlx::FromRow)]
 struct Row {
     position: i64,
     stream_id: String,
@@ -54,13 +53,14 @@ pub async fn read_range(
     after: i64,
     up_to: i64,
 ) -> Result<Vec<Envelope>, ApplyError> {
-    sqlx::query_as::<_, Row>(
-        "SELECT position, stream_id, stream_version, event_id, event_type, type_version,
-                data::text AS data, metadata::text AS metadata, recorded_at
-           FROM event_store.events WHERE position > $1 AND position <= $2 ORDER BY position",
+    sqlx::query_as!(
+        Row,
+        r#"SELECT position, stream_id, stream_version, event_id, event_type, type_version,
+                  data::text AS "data!", metadata::text AS "metadata!", recorded_at
+             FROM event_store.events WHERE position > $1 AND position <= $2 ORDER BY position"#,
+        after,
+        up_to,
     )
-    .bind(after)
-    .bind(up_to)
     .fetch_all(db)
     .await?
     .into_iter()

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stockflow_e2e::Stack;
+use stockflow_edge::metrics::Kind;
 
 #[tokio::test]
 async fn request_context_travels_into_events_and_the_published_form() {
@@ -79,6 +80,54 @@ async fn the_pipeline_exports_its_metrics() {
     ] {
         assert!(metrics.contains(name), "/metrics has no {name}");
     }
+}
+
+/// A dashboard or an alert must see every series before the first event: each metric of the
+/// services' catalogs is described and present on a pipeline that has done nothing yet.
+#[tokio::test]
+async fn every_metric_is_described_and_present_before_the_first_event() {
+    let stack = Stack::spawn().await;
+    let metrics = reqwest::get(stack.command_url("/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    let catalog = stockflow_command_service::metrics::CATALOG
+        .iter()
+        .chain(stockflow_projector::metrics::CATALOG);
+    for metric in catalog {
+        for header in ["# HELP", "# TYPE"] {
+            assert!(
+                metrics.contains(&format!("{header} {} ", metric.name)),
+                "/metrics has no {header} for {}",
+                metric.name
+            );
+        }
+        for labels in metric.series {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            let series = match (metric.kind, labels.is_empty()) {
+                (Kind::Histogram, true) => format!("{}_count ", metric.name),
+                (Kind::Histogram, false) => {
+                    format!("{}_count{{{}}} ", metric.name, labels.join(","))
+                }
+                (_, true) => format!("{} ", metric.name),
+                (_, false) => format!("{}{{{}}} ", metric.name, labels.join(",")),
+            };
+            assert!(
+                metrics.lines().any(|line| line.starts_with(&series)),
+                "/metrics has no series {series}"
+            );
+        }
+    }
+    // Nothing was dead-lettered, and the counter says so rather than being absent (other
+    // tests of a `cargo test` process share the registry; nextest gives each its own).
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("stockflow_dead_lettered_total ")),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -82,9 +82,11 @@ impl ReadModels {
     /// The position every read model has reached: the projector moves them together, and an
     /// answer can promise no more than the slowest.
     pub async fn position(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT coalesce(min(position), 0)::bigint FROM read.projections")
-            .fetch_one(&self.pool)
-            .await
+        sqlx::query_scalar!(
+            r#"SELECT coalesce(min(position), 0)::bigint AS "position!" FROM read.projections"#
+        )
+        .fetch_one(&self.pool)
+        .await
     }
 
     pub async fn product(&self, sku: &str) -> Result<Option<Product>, sqlx::Error> {
@@ -318,7 +320,8 @@ impl ReadModels {
     }
 
     pub async fn stopped_projections(&self) -> Result<Vec<StoppedProjection>, sqlx::Error> {
-        sqlx::query_as(
+        sqlx::query_as!(
+            StoppedProjection,
             "SELECT name, position, last_error FROM read.projections \
               WHERE status = 'stopped' ORDER BY name",
         )
