@@ -1,15 +1,14 @@
 //! Building and running the service, split so that tests start the real thing on port 0.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use stockflow_edge::Scope;
+use stockflow_edge::{ListenError, Scope, Server, Service};
 use stockflow_event_store::EventStore;
 use stockflow_event_store::database as db;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -27,17 +26,12 @@ pub enum StartupError {
     Config(#[from] stockflow_edge::WebConfigError),
     #[error(transparent)]
     Database(#[from] db::DbError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 pub struct App {
-    listener: TcpListener,
-    router: Router,
+    server: Server,
     writer: JoinHandle<()>,
     relay: Option<JoinHandle<()>>,
     background: CancellationToken,
@@ -71,12 +65,6 @@ impl App {
         });
         tokio::spawn(purge_idempotency(store, background.child_token()));
 
-        let listener = TcpListener::bind(&config.listen_addr)
-            .await
-            .map_err(|source| StartupError::Listen {
-                addr: config.listen_addr.clone(),
-                source,
-            })?;
         let router = http::router(AppState {
             writer: writer_handle,
             pool,
@@ -86,40 +74,27 @@ impl App {
             stockflow_edge::metrics::instrument(router, "command-service", crate::metrics::CATALOG);
         let router = stockflow_edge::protect(router, &config.web, Scope::CommandsWrite);
         Ok(App {
-            listener,
-            router,
+            server: Server::bind(&config.listen_addr, router).await?,
             writer,
             relay,
             background,
         })
     }
+}
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+impl Service for App {
+    fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
     }
 
     /// Serves until `signal`, then drains: in-flight requests finish, the writer commits
     /// what it was given, and the relay publishes what was committed.
-    pub async fn run_until(
-        self,
-        signal: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let App {
-            listener,
-            router,
-            writer,
-            relay,
-            background,
-        } = self;
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .await;
+    async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let served = self.server.serve_until(signal).await;
         // The router held the last writer handles: the writer now drains its queue and stops.
-        let _ = writer.await;
-        background.cancel();
-        if let Some(relay) = relay {
+        let _ = self.writer.await;
+        self.background.cancel();
+        if let Some(relay) = self.relay {
             let _ = relay.await;
         }
         served

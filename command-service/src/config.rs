@@ -4,11 +4,7 @@ use stockflow_edge::args::{BrokerArgs, DatabaseArgs};
 use stockflow_edge::{Scope, WebConfig};
 use stockflow_telemetry::LogFormat;
 
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "command-service",
-    about = "stockflow's command API and event relay"
-)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub database: DatabaseArgs,

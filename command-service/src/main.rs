@@ -2,7 +2,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stockflow_command_service::{App, Cli, Command};
-use stockflow_edge::shutdown_signal;
 use stockflow_telemetry::{self as telemetry, redact_url};
 
 #[tokio::main]
@@ -32,22 +31,5 @@ async fn main() -> ExitCode {
         exchange = %config.broker.events_exchange,
         "starting command-service"
     );
-    let app = match App::build(config).await {
-        Ok(app) => app,
-        Err(error) => {
-            tracing::error!(%error, "command-service cannot start");
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(addr = %app.local_addr(), "command-service listening");
-    match app.run_until(shutdown_signal()).await {
-        Ok(()) => {
-            tracing::info!("command-service stopped");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            tracing::error!(%error, "command-service failed");
-            ExitCode::FAILURE
-        }
-    }
+    stockflow_edge::run("command-service", App::build(config)).await
 }

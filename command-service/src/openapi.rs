@@ -1,21 +1,15 @@
 //! The OpenAPI 3.1 document of the command API. The routes bring their own operations (see
 //! `http::router`); this module holds what the whole document shares (its description, the
-//! bearer scheme, the headers and refusals every command has) and serves it at
-//! `/openapi.json`, with Swagger UI (vendored, so no download) at `/docs`.
+//! headers and refusals every command has); the edge adds the bearer scheme and serves it at
+//! `/openapi.json`, with Swagger UI at `/docs` (`stockflow_edge::openapi`).
 //! `command-service/openapi.json` is the committed copy; tests/api/openapi.rs keeps them equal.
 
-use axum::Router;
-use axum::http::header;
-use axum::routing::get;
-use utoipa::openapi::OpenApi;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
-use utoipa::{Modify, OpenApi as _};
-use utoipa_swagger_ui::{Config, SwaggerUi};
+use stockflow_edge::Scope;
+use stockflow_edge::openapi::{add_missing, header, optional_parameter, problem, retry_after};
+use utoipa::OpenApi as _;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, OpenApi, RefOr, Required, Type};
 
-use crate::http::error::PROBLEM_CONTENT_TYPE;
 use crate::replies::{FieldError, OrderStatus, Problem};
 
 #[derive(utoipa::OpenApi)]
@@ -38,39 +32,15 @@ use crate::replies::{FieldError, OrderStatus, Problem};
 )]
 struct ApiDoc;
 
-/// What every command shares, added to each operation so the annotations stay about what
-/// differs: the bearer scheme, the command headers and the refusals any command can get.
-struct CommonParts;
-
-impl Modify for CommonParts {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "An HS256 JWT whose space-separated `scope` claim grants \
-                         `commands:write` (or `admin`).",
-                    ))
-                    .build(),
-            ),
-        );
-        for item in openapi.paths.paths.values_mut() {
-            if let Some(operation) = item.post.as_mut() {
-                add_common(operation);
-            }
-        }
-    }
-}
-
 fn string_header_schema() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
-fn add_common(operation: &mut Operation) {
+/// What every command shares, added to each operation so the annotations stay about what
+/// differs: the command headers, the refusals any command can get, and the 404 of a path
+/// naming a product or an order. The bearer scheme and the guard's refusals come from the
+/// edge (`stockflow_edge::openapi::document`).
+fn add_common(path: &str, operation: &mut Operation) {
     // These commands take `{}` or no body at all.
     if matches!(
         operation.operation_id.as_deref(),
@@ -79,73 +49,42 @@ fn add_common(operation: &mut Operation) {
     {
         body.required = Some(Required::False);
     }
-    let parameters = operation.parameters.get_or_insert_with(Vec::new);
-    parameters.push(
-        ParameterBuilder::new()
-            .name("Idempotency-Key")
-            .parameter_in(ParameterIn::Header)
-            .required(Required::False)
-            .description(Some(
-                "1 to 128 visible ASCII characters. The first outcome (status and body) is \
-                 kept at least 24 h; a retry with the same key and request gets it again with \
-                 `Idempotent-Replayed: true`; the same key with another request gets 422 \
-                 `idempotency_key_reused`.",
-            ))
-            .schema(Some(
-                string_header_schema()
-                    .min_length(Some(1))
-                    .max_length(Some(128))
-                    .pattern(Some("^[\\x21-\\x7E]{1,128}$")),
-            ))
-            .build()
-            .into(),
-    );
-    parameters.push(
-        ParameterBuilder::new()
-            .name("If-Match")
-            .parameter_in(ParameterIn::Header)
-            .required(Required::False)
-            .description(Some(
-                "`\"N\"`: refuse with 412 `version_mismatch` unless the target aggregate is at \
-                 version N. `*`: refuse unless it exists.",
-            ))
-            .schema(Some(
-                string_header_schema()
-                    .pattern(Some("^(\\*|\"[0-9]+\")$"))
-                    .examples(["\"3\""]),
-            ))
-            .build()
-            .into(),
-    );
+    operation.parameters.get_or_insert_with(Vec::new).extend([
+        optional_parameter(
+            "Idempotency-Key",
+            ParameterIn::Header,
+            "1 to 128 visible ASCII characters. The first outcome (status and body) is kept at \
+             least 24 h; a retry with the same key and request gets it again with \
+             `Idempotent-Replayed: true`; the same key with another request gets 422 \
+             `idempotency_key_reused`.",
+            string_header_schema()
+                .min_length(Some(1))
+                .max_length(Some(128))
+                .pattern(Some("^[\\x21-\\x7E]{1,128}$")),
+        ),
+        optional_parameter(
+            "If-Match",
+            ParameterIn::Header,
+            "`\"N\"`: refuse with 412 `version_mismatch` unless the target aggregate is at \
+             version N. `*`: refuse unless it exists.",
+            string_header_schema()
+                .pattern(Some("^(\\*|\"[0-9]+\")$"))
+                .examples(["\"3\""]),
+        ),
+    ]);
 
-    let problem = |description: &str| {
-        ResponseBuilder::new().description(description).content(
-            PROBLEM_CONTENT_TYPE,
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
-    };
-    let retry_after = || {
-        HeaderBuilder::new()
-            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-            .description(Some("Seconds to wait before retrying."))
-            .build()
-    };
     let responses = &mut operation.responses.responses;
     // The success is documented on the handler; it can be a replay.
     for (status, response) in responses.iter_mut() {
         if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
             response.headers.insert(
                 "Idempotent-Replayed".into(),
-                HeaderBuilder::new()
-                    .schema(Some(string_header_schema().enum_values(Some(["true"]))))
-                    .description(Some(
-                        "`true` when this is the stored outcome of an earlier request with \
-                         the same Idempotency-Key.",
-                    ))
-                    .build()
-                    .into(),
+                header(
+                    string_header_schema().enum_values(Some(["true"])),
+                    "`true` when this is the stored outcome of an earlier request with the \
+                     same Idempotency-Key.",
+                )
+                .into(),
             );
         }
     }
@@ -157,14 +96,6 @@ fn add_common(operation: &mut Operation) {
                  or `validation_failed`: a field (or the Idempotency-Key / If-Match header) \
                  breaks a rule, listed in `errors`",
             ),
-        ),
-        (
-            "401",
-            problem("`unauthorized`: no bearer token, or an invalid or expired one"),
-        ),
-        (
-            "403",
-            problem("`forbidden`: the token lacks the `commands:write` scope"),
         ),
         (
             "412",
@@ -179,11 +110,6 @@ fn add_common(operation: &mut Operation) {
             problem("`unsupported_media_type`: a non-empty body that is not `application/json`"),
         ),
         (
-            "429",
-            problem("`rate_limited`: too many requests with this token")
-                .header("Retry-After", retry_after()),
-        ),
-        (
             "503",
             problem(
                 "`service_unavailable` (the store cannot take commands) or `request_timeout` \
@@ -192,43 +118,38 @@ fn add_common(operation: &mut Operation) {
             .header("Retry-After", retry_after()),
         ),
     ];
-    for (status, response) in common {
-        responses
-            .entry(status.to_owned())
-            .or_insert_with(|| RefOr::T(response.build()));
-    }
-    // 409 `concurrency_conflict` can answer any command; add it to the 409 a handler
-    // documents, or document it alone.
-    match responses.get_mut("409") {
-        Some(RefOr::T(conflict)) => {
-            conflict.description = format!(
-                "{}; or `concurrency_conflict`: concurrent writers kept winning, retry",
-                conflict.description
-            );
-        }
-        _ => {
-            responses.insert(
-                "409".to_owned(),
-                RefOr::T(
-                    problem("`concurrency_conflict`: concurrent writers kept winning, retry")
-                        .build(),
-                ),
-            );
+    add_missing(operation, common);
+    // A path that names a product or an order can name none.
+    for (parameter, not_found) in [
+        ("{sku}", "`product_not_found`: no product with this sku"),
+        ("{order_id}", "`order_not_found`: no order with this id"),
+    ] {
+        if path.contains(parameter) {
+            add_missing(operation, [("404", problem(not_found))]);
         }
     }
-    // A reused Idempotency-Key is a 422 on every command.
-    match responses.get_mut("422") {
-        Some(RefOr::T(refused)) => {
-            refused.description = format!("{}; or `idempotency_key_reused`", refused.description);
-        }
-        _ => {
-            responses.insert(
-                "422".to_owned(),
-                RefOr::T(
-                    problem("`idempotency_key_reused`: this key was used for another request")
-                        .build(),
-                ),
-            );
+    // Refusals any command can get beside those of the same status its handler documents:
+    // added to the handler's description, or documented alone.
+    let responses = &mut operation.responses.responses;
+    for (status, besides, alone) in [
+        (
+            "409",
+            "`concurrency_conflict`: concurrent writers kept winning, retry",
+            "`concurrency_conflict`: concurrent writers kept winning, retry",
+        ),
+        (
+            "422",
+            "`idempotency_key_reused`",
+            "`idempotency_key_reused`: this key was used for another request",
+        ),
+    ] {
+        match responses.get_mut(status) {
+            Some(RefOr::T(documented)) => {
+                documented.description = format!("{}; or {besides}", documented.description);
+            }
+            _ => {
+                responses.insert(status.to_owned(), RefOr::T(problem(alone).build()));
+            }
         }
     }
 }
@@ -240,21 +161,6 @@ pub(crate) fn base() -> OpenApi {
 
 /// The document as served and committed, from the routes' operations: pretty, in a stable
 /// order.
-pub(crate) fn document(mut api: OpenApi) -> String {
-    CommonParts.modify(&mut api);
-    let mut json = api
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes");
-    json.push('\n');
-    json
-}
-
-/// `/openapi.json` and `/docs`, outside `/v1` and so open without a token.
-pub(crate) fn router<S: Clone + Send + Sync + 'static>(document: String) -> Router<S> {
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
-        )
-        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])))
+pub(crate) fn document(api: OpenApi) -> String {
+    stockflow_edge::openapi::document(api, Scope::CommandsWrite, add_common)
 }

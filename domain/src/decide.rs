@@ -154,6 +154,18 @@ fn existing_order<'a>(
     })
 }
 
+/// A product's units on hand after `delta` more (or fewer); refused as an overflow past the
+/// stock limit.
+fn on_hand_after(product: &Product, delta: i64) -> Result<i64, DomainError> {
+    product
+        .on_hand
+        .checked_add(delta)
+        .filter(|n| *n <= i64::MAX / 2)
+        .ok_or_else(|| DomainError::StockOverflow {
+            sku: product.sku.clone(),
+        })
+}
+
 fn register_product(
     c: &RegisterProduct,
     state: &impl Aggregates,
@@ -191,13 +203,7 @@ fn receive_stock(
 ) -> Result<(), DomainError> {
     let sku = c.sku.as_str();
     let product = existing_product(sku, state)?;
-    let on_hand = product
-        .on_hand
-        .checked_add(c.quantity)
-        .filter(|n| *n <= i64::MAX / 2)
-        .ok_or_else(|| DomainError::StockOverflow {
-            sku: sku.to_owned(),
-        })?;
+    let on_hand = on_hand_after(product, c.quantity)?;
     let backorders = product.backorders.clone();
     out.product_event(sku, state, |p| {
         StockReceived {
@@ -270,13 +276,7 @@ fn adjust_stock(
 ) -> Result<(), DomainError> {
     let sku = c.sku.as_str();
     let product = existing_product(sku, state)?;
-    let on_hand = product
-        .on_hand
-        .checked_add(c.delta)
-        .filter(|n| *n <= i64::MAX / 2)
-        .ok_or_else(|| DomainError::StockOverflow {
-            sku: sku.to_owned(),
-        })?;
+    let on_hand = on_hand_after(product, c.delta)?;
     if on_hand < product.reserved {
         return Err(DomainError::AdjustmentBelowReserved {
             on_hand: product.on_hand,

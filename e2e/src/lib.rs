@@ -10,4 +10,4 @@ mod stack;
 mod truth;
 
 pub use stack::{Options, Response, Stack};
-pub use truth::{ReplenishmentTruth, SalesTruth, Truth};
+pub use truth::{LineTruth, ReplenishmentTruth, SalesTruth, Truth};

@@ -1,19 +1,15 @@
 //! Starting, stopping and talking to the services of one test's pipeline.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use lapin::BasicProperties;
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicPublishOptions;
 use serde_json::Value;
 use sqlx::PgConnection;
 use stockflow_event_store::StoredEvent;
-use stockflow_testkit::{BrokerNames, TestDatabase};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use stockflow_testkit::{BrokerNames, Running, TestDatabase, broker_args, database_args};
 
 use stockflow_testkit::amqp_url;
 
@@ -29,44 +25,25 @@ fn web_config() -> stockflow_edge::WebConfig {
     }
 }
 
+/// A command service on the store at `database_url`, relaying to `exchange`.
+fn command_config(database_url: &str, exchange: &str) -> stockflow_command_service::Config {
+    stockflow_command_service::Config {
+        database: database_args(database_url, true),
+        broker: broker_args(exchange),
+        listen_addr: "127.0.0.1:0".into(),
+        web: web_config(),
+        ..stockflow_command_service::Config::defaults()
+    }
+}
+
 /// A client whose every request carries a token for commands and queries.
 fn authorized_client() -> reqwest::Client {
     use stockflow_edge::Scope;
     stockflow_testkit::authorized_client(&[Scope::CommandsWrite, Scope::QueriesRead])
 }
 
-/// A service running in this process.
-struct InProcess {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl InProcess {
-    fn start<F>(addr: SocketAddr, run: impl FnOnce(oneshot::Receiver<()>) -> F) -> InProcess
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let (stop, stopped) = oneshot::channel();
-        InProcess {
-            addr,
-            stop: Some(stop),
-            task: Some(tokio::spawn(run(stopped))),
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
 enum Projector {
-    InProcess(InProcess),
+    InProcess(Running),
     Process(tokio::process::Child),
 }
 
@@ -96,13 +73,13 @@ pub struct Stack {
     pub exchange: String,
     pub queue: String,
     pub client: reqwest::Client,
-    commands: InProcess,
-    queries: InProcess,
+    commands: Running,
+    queries: Running,
     /// Behind a lock so that a test may kill and restart it while its workload shares the
     /// stack (`Arc<Stack>`). Never held across an await.
     projector: Mutex<Option<Projector>>,
-    /// Dropped after the services stop (fields drop after `Drop::drop`): the database, the
-    /// queues and the exchanges go with the test.
+    /// Dropped after the services are told to stop (fields drop in order, after
+    /// `Drop::drop`): the database, the queues and the exchanges go with the test.
     _database: TestDatabase,
     _broker: BrokerNames,
 }
@@ -121,53 +98,27 @@ impl Stack {
         let exchange = broker.exchange.clone();
         let queue = broker.queue.clone();
 
-        let commands = {
-            let config = stockflow_command_service::Config {
-                database: stockflow_edge::args::DatabaseArgs {
-                    url: database_url.clone(),
-                    migrate: true,
-                },
-                broker: stockflow_edge::args::BrokerArgs {
-                    url: amqp_url(),
-                    events_exchange: exchange.clone(),
-                },
-                listen_addr: "127.0.0.1:0".into(),
+        let commands = Running::start(
+            stockflow_command_service::App::build(stockflow_command_service::Config {
                 relay: options.relay,
-                web: web_config(),
-                ..stockflow_command_service::Config::defaults()
-            };
-            let app = stockflow_command_service::App::build(config)
-                .await
-                .expect("the command service starts");
-            InProcess::start(app.local_addr(), |stopped| async move {
-                let _ = app
-                    .run_until(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
+                ..command_config(&database_url, &exchange)
             })
-        };
+            .await
+            .expect("the command service starts"),
+        );
         let queries = {
             let config = stockflow_query_service::Config {
-                database: stockflow_edge::args::DatabaseArgs {
-                    url: database_url.clone(),
-                    migrate: true,
-                },
+                database: database_args(&database_url, true),
                 listen_addr: "127.0.0.1:0".into(),
                 min_position_timeout_ms: options.min_position_timeout_ms,
                 web: web_config(),
                 ..stockflow_query_service::Config::defaults()
             };
-            let app = stockflow_query_service::App::build(config)
-                .await
-                .expect("the query service starts");
-            InProcess::start(app.local_addr(), |stopped| async move {
-                let _ = app
-                    .run_until(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            })
+            Running::start(
+                stockflow_query_service::App::build(config)
+                    .await
+                    .expect("the query service starts"),
+            )
         };
         let stack = Stack {
             database,
@@ -190,32 +141,14 @@ impl Stack {
     /// A command service configuration on this stack's store and exchange, for a second
     /// instance beside the stack's own.
     pub fn command_config(&self) -> stockflow_command_service::Config {
-        stockflow_command_service::Config {
-            database: stockflow_edge::args::DatabaseArgs {
-                url: self.database_url.clone(),
-                migrate: true,
-            },
-            broker: stockflow_edge::args::BrokerArgs {
-                url: amqp_url(),
-                events_exchange: self.exchange.clone(),
-            },
-            listen_addr: "127.0.0.1:0".into(),
-            web: web_config(),
-            ..stockflow_command_service::Config::defaults()
-        }
+        command_config(&self.database_url, &self.exchange)
     }
 
     /// The projector configuration on this stack's store, exchange and queue.
     pub fn projector_config(&self) -> stockflow_projector::Config {
         stockflow_projector::Config {
-            database: stockflow_edge::args::DatabaseArgs {
-                url: self.database_url.clone(),
-                migrate: true,
-            },
-            broker: stockflow_edge::args::BrokerArgs {
-                url: amqp_url(),
-                events_exchange: self.exchange.clone(),
-            },
+            database: database_args(&self.database_url, true),
+            broker: broker_args(&self.exchange),
             listen_addr: "127.0.0.1:0".into(),
             projector_queue: self.queue.clone(),
             ..stockflow_projector::Config::defaults()
@@ -234,14 +167,7 @@ impl Stack {
         let app = stockflow_projector::App::build(self.projector_config())
             .await
             .expect("the projector starts");
-        let projector =
-            Projector::InProcess(InProcess::start(app.local_addr(), |stopped| async move {
-                let _ = app
-                    .run_until(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            }));
+        let projector = Projector::InProcess(Running::start(app));
         let mut slot = self.projector();
         assert!(slot.is_none(), "a projector is running already");
         *slot = Some(projector);
@@ -299,34 +225,19 @@ impl Stack {
     }
 
     pub fn command_url(&self, path: &str) -> String {
-        format!("http://{}{}", self.commands.addr, path)
+        self.commands.url(path)
     }
 
     pub fn query_url(&self, path: &str) -> String {
-        format!("http://{}{}", self.queries.addr, path)
+        self.queries.url(path)
     }
 
     pub async fn command(&self, path: &str, body: Value) -> Response {
-        stockflow_testkit::read(
-            self.client
-                .post(self.command_url(path))
-                .json(&body)
-                .send()
-                .await
-                .expect("the command service answers"),
-        )
-        .await
+        stockflow_testkit::send(self.client.post(self.command_url(path)).json(&body)).await
     }
 
     pub async fn query(&self, path: &str) -> Response {
-        stockflow_testkit::read(
-            self.client
-                .get(self.query_url(path))
-                .send()
-                .await
-                .expect("the query service answers"),
-        )
-        .await
+        stockflow_testkit::send(self.client.get(self.query_url(path))).await
     }
 
     /// A query that waits until the read models have reached `position`.
@@ -378,25 +289,9 @@ impl Stack {
     pub async fn wait_for_consumer(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            // A passive declare of a queue not there yet closes the channel (and lapin may give
-            // up the connection with it): a fresh connection each time.
-            let connection = stockflow_broker::connect(&amqp_url(), "stockflow-e2e-inspector")
+            let consumers = stockflow_testkit::inspect_queue(&self.queue)
                 .await
-                .expect("RabbitMQ is reachable");
-            let channel = connection.create_channel().await.expect("a channel");
-            let consumers = channel
-                .queue_declare(
-                    self.queue.as_str().into(),
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await
-                .map(|queue| queue.consumer_count())
-                .unwrap_or(0);
-            let _ = connection.close(200, "done".into()).await;
+                .map_or(0, |queue| queue.consumer_count());
             if consumers > 0 {
                 return;
             }
@@ -445,29 +340,16 @@ impl Stack {
 
     /// Messages waiting in the projector's dead-letter queue.
     pub async fn dead_letters(&self) -> u32 {
-        let connection = stockflow_broker::connect(&amqp_url(), "stockflow-e2e-inspector")
+        stockflow_testkit::inspect_queue(&stockflow_broker::dead_letter_queue(&self.queue))
             .await
-            .expect("RabbitMQ is reachable");
-        let channel = connection.create_channel().await.expect("a channel");
-        let queue = channel
-            .queue_declare(
-                stockflow_broker::dead_letter_queue(&self.queue)
-                    .as_str()
-                    .into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .expect("the dead-letter queue exists");
-        let _ = connection.close(200, "done".into()).await;
-        queue.message_count()
+            .expect("the dead-letter queue exists")
+            .message_count()
     }
 }
 
 impl Drop for Stack {
+    /// The services in this process are told to stop as their fields drop; a projector
+    /// process is killed.
     fn drop(&mut self) {
         let projector = self
             .projector
@@ -475,19 +357,6 @@ impl Drop for Stack {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(Projector::Process(child)) = projector.as_mut() {
             let _ = child.start_kill();
-        }
-        for service in [Some(&mut self.commands), Some(&mut self.queries)]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(stop) = service.stop.take() {
-                let _ = stop.send(());
-            }
-        }
-        if let Some(Projector::InProcess(service)) = projector.as_mut()
-            && let Some(stop) = service.stop.take()
-        {
-            let _ = stop.send(());
         }
     }
 }

@@ -32,6 +32,29 @@ pub struct OrderTruth {
     pub carrier: Option<String>,
 }
 
+/// An order line as the read models should hold it: sku, quantity, reserved, backordered,
+/// unit price.
+pub type LineTruth = (String, i64, i64, i64, i64);
+
+impl OrderTruth {
+    /// Its lines, in order.
+    pub fn lines(&self) -> Vec<LineTruth> {
+        self.order
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.sku.clone(),
+                    l.quantity,
+                    l.reserved,
+                    l.backordered,
+                    l.unit_price_cents,
+                )
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerTruth {
     pub order_count: i64,

@@ -3,6 +3,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// The content type of every refusal.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
 /// A minimal RFC 9457 problem, for refusals made before a request reaches a service's own
 /// error handling.
 pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
@@ -16,7 +19,7 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
     );
     response
 }

@@ -47,13 +47,15 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()
     let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres"))
         .await
         .map_err(DbError::Connect)?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await
-            .map_err(DbError::Connect)?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+        name,
+    )
+    .fetch_one(&mut admin)
+    .await
+    .map_err(DbError::Connect)?;
     if !exists {
+        // The name is spliced in (quoted), which no checked query can do: this stays dynamic.
         let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
         match sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut admin)

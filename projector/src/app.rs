@@ -1,13 +1,13 @@
 //! Building and running the projector, split so that tests start the real thing on port 0.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use sqlx::PgPool;
+use stockflow_edge::{ListenError, Server, Service};
 use stockflow_event_store::database as db;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -20,17 +20,12 @@ use crate::http::{self, HttpState};
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] db::DbError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 pub struct App {
-    listener: TcpListener,
-    router: Router,
+    server: Server,
     consumer: JoinHandle<()>,
     stop: CancellationToken,
     pool: PgPool,
@@ -58,12 +53,6 @@ impl App {
             health.clone(),
             stop.clone(),
         ));
-        let listener = TcpListener::bind(&config.listen_addr)
-            .await
-            .map_err(|source| StartupError::Listen {
-                addr: config.listen_addr.clone(),
-                source,
-            })?;
         let router = http::router(HttpState {
             pool: pool.clone(),
             health: health.clone(),
@@ -80,19 +69,12 @@ impl App {
         };
         let router = stockflow_edge::protect(router, &open, stockflow_edge::Scope::Admin);
         Ok(App {
-            listener,
-            router,
+            server: Server::bind(&config.listen_addr, router).await?,
             consumer,
             stop,
             pool,
             health,
         })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -102,29 +84,26 @@ impl App {
     pub fn health(&self) -> Arc<Health> {
         self.health.clone()
     }
+}
+
+impl Service for App {
+    fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
 
     /// Runs until `signal`; then the batch in hand commits and is acked, and the projector
     /// stops taking messages.
-    pub async fn run_until(
-        self,
-        signal: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let App {
-            listener,
-            router,
-            consumer,
-            stop,
-            ..
-        } = self;
-        let stop_on_signal = stop.clone();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
+    async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let stop_on_signal = self.stop.clone();
+        let served = self
+            .server
+            .serve_until(async move {
                 signal.await;
                 stop_on_signal.cancel();
             })
             .await;
-        stop.cancel();
-        let _ = consumer.await;
+        self.stop.cancel();
+        let _ = self.consumer.await;
         served
     }
 }

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use stockflow_edge::shutdown_signal;
 use stockflow_event_store::database as db;
 use stockflow_telemetry::{self as telemetry, redact_url};
 
@@ -20,21 +19,7 @@ pub async fn main(cli: Cli) -> ExitCode {
                 queue = %config.projector_queue,
                 "starting projector"
             );
-            let app = match App::build(config).await {
-                Ok(app) => app,
-                Err(error) => {
-                    tracing::error!(%error, "projector cannot start");
-                    return ExitCode::FAILURE;
-                }
-            };
-            tracing::info!(addr = %app.local_addr(), "projector listening");
-            match app.run_until(shutdown_signal()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    tracing::error!(%error, "projector failed");
-                    ExitCode::FAILURE
-                }
-            }
+            stockflow_edge::run("projector", App::build(config)).await
         }
         Command::Rebuild { batch } => {
             let pool = match db::connect(&config.database.url, 2, config.database.migrate).await {

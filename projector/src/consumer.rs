@@ -308,10 +308,10 @@ async fn project_to(
                 tracing::error!(%error, attempt, "cannot apply events; retrying");
                 if attempt == APPLY_ATTEMPTS {
                     health.stop(error.to_string());
-                    let _ = sqlx::query(
+                    let _ = sqlx::query!(
                         "UPDATE read.projections SET status = 'stopped', last_error = $1, updated_at = now()",
+                        error.to_string(),
                     )
-                    .bind(error.to_string())
                     .execute(pool)
                     .await;
                     tracing::error!(%error, "projector stopped: events cannot be applied; fix and restart");
@@ -355,14 +355,17 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
     let mut db = pool.acquire().await?;
     let mut tx = db.begin().await?;
     // The read models' statements resolve in the live schema; set with the lock, in its round
-    // trip.
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1), set_config('search_path', $2, true)")
-        .bind(SWAP_LOCK)
-        .bind(Schema::Live.name())
-        .execute(&mut *tx)
-        .await?;
-    let checkpoint: i64 = sqlx::query_scalar(
-        "SELECT position FROM read.projections WHERE name = 'products' FOR UPDATE",
+    // trip. (Its one row is fetched and dropped: a checked query with columns has no
+    // `execute`.)
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock_shared($1), set_config('search_path', $2, true)",
+        SWAP_LOCK,
+        Schema::Live.name(),
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let checkpoint: i64 = sqlx::query_scalar!(
+        "SELECT position FROM read.projections WHERE name = 'products' FOR UPDATE"
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -396,14 +399,16 @@ async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64),
     };
     // Finish the append transaction the last event belongs to; read the head for the lag
     // metric in the same round trip.
-    let (commit_end, head): (Option<i64>, i64) = sqlx::query_as(
-        "SELECT (SELECT commit_position FROM event_store.events WHERE position = $1), position
-           FROM event_store.head",
+    let ends = sqlx::query!(
+        r#"SELECT (SELECT commit_position FROM event_store.events WHERE position = $1)
+                      AS "commit_end?",
+                  position AS head
+             FROM event_store.head"#,
+        last,
     )
-    .bind(last)
     .fetch_one(&mut *tx)
     .await?;
-    let commit_end = commit_end.unwrap_or(last);
+    let (commit_end, head) = (ends.commit_end.unwrap_or(last), ends.head);
     if commit_end > last {
         events.extend(store_reader::read_range(&mut tx, last, commit_end).await?);
     }

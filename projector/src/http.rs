@@ -1,7 +1,6 @@
 //! The projector's own HTTP surface: liveness and readiness.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use sqlx::PgPool;
+use stockflow_edge::health::{PostgresCheck, ReadyStatus, answers, healthz};
 
 use crate::health::Health;
 
@@ -21,7 +21,7 @@ pub struct HttpState {
 
 pub fn router(state: HttpState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"code": "not_found"}))) })
         .with_state(state)
@@ -29,23 +29,14 @@ pub fn router(state: HttpState) -> Router {
 
 /// Ready when PostgreSQL answers, the broker is connected and the projection advances.
 async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
-    let postgres = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(&state.pool),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
+    let postgres = answers(sqlx::query("SELECT 1").execute(&state.pool)).await;
     let health = state.health.snapshot();
     let ready = postgres && health.broker_connected && health.stopped.is_none();
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let (status, body_status) = ReadyStatus::of(ready);
     let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
+        "status": body_status,
         "checks": {
-            "postgres": if postgres { "ok" } else { "unreachable" },
+            "postgres": PostgresCheck::of(postgres),
             "projector": health,
         },
     });

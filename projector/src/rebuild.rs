@@ -60,13 +60,14 @@ pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, Rebuild
         let events: Vec<Envelope> = events?;
         let mut tx = db.begin().await?;
         // Nothing reads these tables before the swap, and a crash means starting over:
-        // no need to wait for each batch to reach the disk. The swap itself does.
-        sqlx::query(
-            "SELECT set_config('synchronous_commit', 'off', true),
-                    set_config('search_path', $1, true)",
+        // no need to wait for each batch to reach the disk. The swap itself does. (The
+        // settings' row is fetched and dropped: a checked query with columns has no `execute`.)
+        sqlx::query!(
+            "SELECT set_config('synchronous_commit', 'off', true) AS synchronous_commit,
+                    set_config('search_path', $1, true) AS search_path",
+            NEXT,
         )
-        .bind(NEXT)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         model::apply(&mut tx, &events, false).await?;
         tx.commit().await?;
@@ -104,14 +105,16 @@ pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, Rebuild
 /// Fresh, empty tables shaped like the live ones, in their own schema.
 async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DROP SCHEMA IF EXISTS read_next CASCADE")
+    sqlx::query!("DROP SCHEMA IF EXISTS read_next CASCADE")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("CREATE SCHEMA read_next")
+    sqlx::query!("CREATE SCHEMA read_next")
         .execute(&mut *tx)
         .await?;
     // Only the keys the upserts need: the other indexes are built once the rows are in
-    // (see `index`), far quicker than kept up row by row.
+    // (see `index`), far quicker than kept up row by row. These statements splice in table
+    // and constraint names (and definitions from the catalog), so they cannot be checked
+    // macros: they stay dynamic.
     for table in TABLES {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "CREATE TABLE {NEXT}.{table} (LIKE read.{table} INCLUDING ALL EXCLUDING INDEXES)"
@@ -119,21 +122,28 @@ async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     }
-    let keys: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT r.relname::text, c.conname::text, pg_get_constraintdef(c.oid)
-           FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
-          WHERE c.connamespace = 'read'::regnamespace AND c.contype IN ('p', 'u')",
+    let keys = sqlx::query!(
+        r#"SELECT r.relname::text AS "table!", c.conname::text AS "name!",
+                  pg_get_constraintdef(c.oid) AS "definition!"
+             FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+            WHERE c.connamespace = 'read'::regnamespace AND c.contype IN ('p', 'u')"#
     )
     .fetch_all(&mut *tx)
     .await?;
-    for (table, name, definition) in keys {
+    for key in keys {
+        let (table, name, definition) = (key.table, key.name, key.definition);
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "ALTER TABLE {NEXT}.{table} ADD CONSTRAINT {name} {definition}"
         )))
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("INSERT INTO read_next.projections (name) SELECT name FROM read.projections")
+    // The fresh projections table is named through the search path, as the batches name
+    // theirs: the database the query macros are checked against has no read_next.
+    sqlx::query!("SELECT set_config('search_path', $1, true)", NEXT)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query!("INSERT INTO projections (name) SELECT name FROM read.projections")
         .execute(&mut *tx)
         .await?;
     tx.commit().await
@@ -141,14 +151,15 @@ async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
 
 /// Builds the live tables' other indexes on the fresh ones.
 async fn index(db: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    let definitions: Vec<String> = sqlx::query_scalar(
-        "SELECT indexdef FROM pg_indexes i
-          WHERE schemaname = 'read' AND NOT EXISTS (
-                SELECT 1 FROM pg_constraint c
-                 WHERE c.connamespace = 'read'::regnamespace AND c.conname = i.indexname)",
+    let definitions = sqlx::query_scalar!(
+        r#"SELECT indexdef AS "indexdef!" FROM pg_indexes i
+            WHERE schemaname = 'read' AND NOT EXISTS (
+                  SELECT 1 FROM pg_constraint c
+                   WHERE c.connamespace = 'read'::regnamespace AND c.conname = i.indexname)"#
     )
     .fetch_all(&mut *db)
     .await?;
+    // Definitions from the catalog, run as they are: dynamic SQL.
     for definition in definitions {
         let definition = definition.replacen(" ON read.", &format!(" ON {NEXT}."), 1);
         sqlx::query(sqlx::AssertSqlSafe(definition))
@@ -192,9 +203,10 @@ async fn read_ahead(
 /// Applies the next batch of events to the fresh tables, which the transaction's search path
 /// names; returns how many.
 async fn apply_next(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildError> {
-    let checkpoint: i64 = sqlx::query_scalar("SELECT min(position) FROM projections")
-        .fetch_one(&mut *db)
-        .await?;
+    let checkpoint: i64 =
+        sqlx::query_scalar!(r#"SELECT min(position) AS "position!" FROM projections"#)
+            .fetch_one(&mut *db)
+            .await?;
     let events = store_reader::read_range(db, checkpoint, checkpoint + batch).await?;
     model::apply(db, &events, false).await?;
     Ok(events.len() as i64)
@@ -202,38 +214,59 @@ async fn apply_next(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, Rebu
 
 async fn swap(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildError> {
     let mut tx = db.begin().await?;
-    sqlx::query("SET LOCAL lock_timeout = '5s'")
+    sqlx::query!("SET LOCAL lock_timeout = '5s'")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1), set_config('search_path', $2, true)")
-        .bind(SWAP_LOCK)
-        .bind(NEXT)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock($1), set_config('search_path', $2, true)",
+        SWAP_LOCK,
+        NEXT,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     while apply_next(&mut tx, batch).await? > 0 {}
-    for statement in [
-        "ALTER SCHEMA read RENAME TO read_old",
-        "ALTER SCHEMA read_next RENAME TO read",
-        "GRANT USAGE ON SCHEMA read TO stockflow_analyst",
-        "GRANT SELECT ON ALL TABLES IN SCHEMA read TO stockflow_analyst",
-        // The roles' default privileges cover a rebuild run as the projector's role; these
-        // keep the services working when an operator rebuilds as another user.
-        "GRANT USAGE ON SCHEMA read TO stockflow_query",
-        "GRANT SELECT ON ALL TABLES IN SCHEMA read TO stockflow_query",
-        "GRANT USAGE, CREATE ON SCHEMA read TO stockflow_projector",
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA read TO stockflow_projector",
-        "DROP SCHEMA read_old CASCADE",
-    ] {
-        sqlx::query(statement).execute(&mut *tx).await?;
-    }
-    let position: i64 = sqlx::query_scalar("SELECT min(position) FROM read.projections")
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, $2::text)")
-        .bind(stockflow_event_store::channels::PROJECTIONS)
-        .bind(position)
+    sqlx::query!("ALTER SCHEMA read RENAME TO read_old")
         .execute(&mut *tx)
         .await?;
+    sqlx::query!("ALTER SCHEMA read_next RENAME TO read")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("GRANT USAGE ON SCHEMA read TO stockflow_analyst")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("GRANT SELECT ON ALL TABLES IN SCHEMA read TO stockflow_analyst")
+        .execute(&mut *tx)
+        .await?;
+    // The roles' default privileges cover a rebuild run as the projector's role; these keep
+    // the services working when an operator rebuilds as another user.
+    sqlx::query!("GRANT USAGE ON SCHEMA read TO stockflow_query")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("GRANT SELECT ON ALL TABLES IN SCHEMA read TO stockflow_query")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("GRANT USAGE, CREATE ON SCHEMA read TO stockflow_projector")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA read TO stockflow_projector"
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("DROP SCHEMA read_old CASCADE")
+        .execute(&mut *tx)
+        .await?;
+    let position: i64 =
+        sqlx::query_scalar!(r#"SELECT min(position) AS "position!" FROM read.projections"#)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query!(
+        "SELECT pg_notify($1, $2)",
+        stockflow_event_store::channels::PROJECTIONS,
+        position.to_string(),
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(position)
 }

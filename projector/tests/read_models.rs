@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use sqlx::{Connection, PgConnection, PgPool};
 use stockflow_event_store::channels::PROJECTIONS;
 use stockflow_events::{
     BackorderFilled, BackorderPolicy, Envelope, Event, Metadata, OrderCancelled, OrderLineFilled,
@@ -15,6 +15,8 @@ use stockflow_events::{
     StockBackordered, StockReceived, StockReleased, StockReserved, order_stream, product_stream,
 };
 use stockflow_projector::model::{self, Schema};
+use stockflow_projector::rebuild::TABLES;
+use stockflow_testkit::TestDatabase;
 use uuid::Uuid;
 
 const SKU: &str = "SKU-1";
@@ -36,49 +38,22 @@ fn day() -> NaiveDate {
 // A database of the test's own.
 // ---------------------------------------------------------------------------------------------
 
-fn server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-/// A migrated database, dropped with this value.
+/// A migrated database (dropped with this value) and a pool on it.
 struct Database {
-    name: String,
     pool: PgPool,
+    _database: TestDatabase,
 }
 
 impl Database {
     async fn migrated() -> Database {
-        let name = format!("stockflow_projector_test_{}", Uuid::now_v7().simple());
-        let pool =
-            stockflow_event_store::database::connect(&format!("{}/{name}", server_url()), 2, true)
-                .await
-                .expect("the test database is created and migrated");
-        Database { name, pool }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        // Drop cannot await; the test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(async move {
-                    if let Ok(mut admin) =
-                        PgConnection::connect(&format!("{}/postgres", server_url())).await
-                    {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                            .execute(&mut admin)
-                            .await;
-                        let _ = admin.close().await;
-                    }
-                });
-        })
-        .join();
+        let database = TestDatabase::migrated().await;
+        let pool = stockflow_event_store::database::connect(&database.url, 2, false)
+            .await
+            .expect("the test database is reachable");
+        Database {
+            pool,
+            _database: database,
+        }
     }
 }
 
@@ -415,17 +390,7 @@ async fn a_rebuilds_batches_stay_in_its_schema_and_announce_nothing() {
         .execute(pool)
         .await
         .expect("the schema");
-    for table in [
-        "products",
-        "orders",
-        "order_lines",
-        "customers",
-        "customer_lifetime_values",
-        "daily_sales",
-        "daily_sku_sales",
-        "replenishments",
-        "projections",
-    ] {
+    for table in TABLES {
         let sql = format!("CREATE TABLE read_next.{table} (LIKE read.{table} INCLUDING ALL)");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(pool)

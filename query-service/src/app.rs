@@ -1,11 +1,11 @@
 //! Building and running the service, split so that tests start the real thing on port 0.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 
-use axum::Router;
+use stockflow_edge::{ListenError, Server, Service};
 use stockflow_event_store::database as db;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -23,17 +23,12 @@ pub enum StartupError {
     /// Most likely the migrations have not run (MIGRATE=false before a migrate step).
     #[error("cannot read the read models' position: {0}")]
     ReadModels(#[source] sqlx::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 pub struct App {
-    listener: TcpListener,
-    router: Router,
+    server: Server,
     background: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -57,12 +52,6 @@ impl App {
             config.projection_poll_interval(),
             background.child_token(),
         );
-        let listener = TcpListener::bind(&config.listen_addr)
-            .await
-            .map_err(|source| StartupError::Listen {
-                addr: config.listen_addr.clone(),
-                source,
-            })?;
         let router = http::router(AppState {
             read,
             positions,
@@ -72,36 +61,24 @@ impl App {
         let router =
             stockflow_edge::protect(router, &config.web, stockflow_edge::Scope::QueriesRead);
         Ok(App {
-            listener,
-            router,
+            server: Server::bind(&config.listen_addr, router).await?,
             background,
             tasks,
         })
     }
+}
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+impl Service for App {
+    fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
     }
 
     /// Serves until `signal`, then drains: in-flight requests (waits included) finish before
     /// the position tracking stops.
-    pub async fn run_until(
-        self,
-        signal: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let App {
-            listener,
-            router,
-            background,
-            tasks,
-        } = self;
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .await;
-        background.cancel();
-        for task in tasks {
+    async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let served = self.server.serve_until(signal).await;
+        self.background.cancel();
+        for task in self.tasks {
             let _ = task.await;
         }
         served

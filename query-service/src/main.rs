@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use stockflow_edge::shutdown_signal;
 use stockflow_query_service::{App, Config};
 use stockflow_telemetry::{self as telemetry, redact_url};
 
@@ -13,22 +12,5 @@ async fn main() -> ExitCode {
         database = %redact_url(&config.database.url),
         "starting query-service"
     );
-    let app = match App::build(config).await {
-        Ok(app) => app,
-        Err(error) => {
-            tracing::error!(%error, "query-service cannot start");
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(addr = %app.local_addr(), "query-service listening");
-    match app.run_until(shutdown_signal()).await {
-        Ok(()) => {
-            tracing::info!("query-service stopped");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            tracing::error!(%error, "query-service failed");
-            ExitCode::FAILURE
-        }
-    }
+    stockflow_edge::run("query-service", App::build(config)).await
 }

@@ -1,5 +1,5 @@
-//! Broker names of one test's own, removed with it, and a subscriber that sees what a
-//! downstream system would.
+//! Broker names of one test's own, removed with it, a subscriber that sees what a
+//! downstream system would, and what RabbitMQ says of a queue.
 
 use std::time::Duration;
 
@@ -11,6 +11,29 @@ use lapin::types::FieldTable;
 use stockflow_events::CloudEvent;
 
 use crate::{amqp_url, block_on_own_runtime, unique};
+
+/// What RabbitMQ says of `queue` (its messages and consumers), or `None` if it is not there.
+/// A passive declare of a queue not there yet closes the channel (and lapin may give up the
+/// connection with it): a connection of its own each time.
+pub async fn inspect_queue(queue: &str) -> Option<lapin::Queue> {
+    let connection = stockflow_broker::connect(&amqp_url(), "stockflow-test-inspector")
+        .await
+        .expect("RabbitMQ is reachable");
+    let channel = connection.create_channel().await.expect("a channel");
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .ok();
+    let _ = connection.close(200, "done".into()).await;
+    declared
+}
 
 /// An events exchange and a projector queue no other test uses. Dropping it deletes both,
 /// with the queue's dead-letter exchange and queue.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use stockflow_edge::{Scope, mint_token};
+use stockflow_edge::{PROBLEM_CONTENT_TYPE, Scope, mint_token};
 
 use crate::TEST_SECRET;
 
@@ -37,6 +37,11 @@ pub struct TestResponse {
     pub headers: reqwest::header::HeaderMap,
     pub text: String,
     pub body: Value,
+}
+
+/// Sends a request and reads the answer into a [`TestResponse`].
+pub async fn send(request: reqwest::RequestBuilder) -> TestResponse {
+    read(request.send().await.expect("the service answers")).await
 }
 
 /// Reads a response into a [`TestResponse`].
@@ -105,22 +110,29 @@ impl TestResponse {
             "unexpected status; body: {}",
             self.text
         );
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "body: {}",
-            self.text
-        );
-        assert_eq!(self.body["code"], code, "body: {}", self.text);
-        assert_eq!(self.body["status"], status);
-        for member in ["type", "title", "detail"] {
-            assert!(
-                self.body[member].is_string(),
-                "problem without {member}: {}",
-                self.text
-            );
-        }
+        assert_eq!(self.problem_code(), Ok(code), "body: {}", self.text);
         &self.body
+    }
+
+    /// The `code` of this answer as an RFC 9457 problem (`application/problem+json`, with
+    /// its own status and every member a problem has); or what keeps it from being one.
+    pub fn problem_code(&self) -> Result<&str, String> {
+        if self.content_type() != PROBLEM_CONTENT_TYPE {
+            return Err(format!("content type {:?}", self.content_type()));
+        }
+        if self.body["status"] != self.status {
+            return Err(format!(
+                "status member {} on a {}",
+                self.body["status"], self.status
+            ));
+        }
+        match ["type", "title", "detail", "code"]
+            .into_iter()
+            .find(|member| !self.body[member].is_string())
+        {
+            Some(member) => Err(format!("a problem without {member}")),
+            None => Ok(self.body["code"].as_str().unwrap_or_default()),
+        }
     }
 
     /// Asserts a 400 `invalid_parameter` naming `parameter`.
@@ -128,6 +140,15 @@ impl TestResponse {
     pub fn assert_invalid(&self, parameter: &str) {
         let body = self.assert_problem(400, "invalid_parameter");
         assert_eq!(body["parameter"], parameter, "body: {}", self.text);
+    }
+
+    /// Asserts a 201 `Created` for an order; returns its `order_id`.
+    #[track_caller]
+    pub fn created_order_id(&self) -> String {
+        self.assert_status(201)["order_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no order id in {}", self.text))
+            .to_owned()
     }
 
     /// The global position a command's success carries.
@@ -171,4 +192,18 @@ pub fn assert_keys(body: &Value, keys: &[&str]) {
     actual.sort_unstable();
     expected.sort_unstable();
     assert_eq!(actual, expected, "members of {body}");
+}
+
+/// Every byte but letters and digits as `%XX`: a path segment or query value that decodes to
+/// `text`, whatever it holds.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

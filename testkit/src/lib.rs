@@ -1,7 +1,9 @@
 //! The test kit every stockflow suite shares: a database per test, cloned from a template
 //! migrated once per run; exchange and queue names that are removed with the test; HTTP
-//! clients with a token of the scopes a test needs, and responses that assert problems; the
-//! store folded into aggregates with the domain's invariants checked over it.
+//! clients with a token of the scopes a test needs, and responses that assert problems; services
+//! running in the test's process; a service's OpenAPI document checked against the committed
+//! copy and the bodies sent; the store folded into aggregates with the domain's invariants
+//! checked over it.
 //!
 //! Tests reach the servers named by `TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432`) and `TEST_AMQP_URL` (default the local RabbitMQ).
@@ -9,11 +11,16 @@
 pub mod broker;
 pub mod database;
 pub mod http;
+pub mod openapi;
+mod service;
+mod token;
 pub mod truth;
 
-pub use broker::{BrokerNames, Received, Subscriber};
+pub use broker::{BrokerNames, Received, Subscriber, inspect_queue};
 pub use database::TestDatabase;
-pub use http::{TestResponse, assert_keys, authorized_client, read};
+pub use http::{TestResponse, assert_keys, authorized_client, read, send};
+pub use service::Running;
+pub use token::{forged_token, unix_now};
 pub use truth::{Folded, assert_invariants};
 
 /// The secret test services sign and check tokens with.
@@ -29,6 +36,23 @@ pub fn server_url() -> String {
 pub fn amqp_url() -> String {
     std::env::var("TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// A service's database: the one at `url`, which the service migrates at startup if
+/// `migrate`.
+pub fn database_args(url: &str, migrate: bool) -> stockflow_edge::args::DatabaseArgs {
+    stockflow_edge::args::DatabaseArgs {
+        url: url.to_owned(),
+        migrate,
+    }
+}
+
+/// A service's broker: the tests' RabbitMQ, with the events on `exchange`.
+pub fn broker_args(exchange: &str) -> stockflow_edge::args::BrokerArgs {
+    stockflow_edge::args::BrokerArgs {
+        url: amqp_url(),
+        events_exchange: exchange.to_owned(),
+    }
 }
 
 /// Authentication on with the test secret; no rate limit (tests send bursts).

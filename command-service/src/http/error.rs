@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::replies::{FieldError, Problem, Refusal};
 
-pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+pub use stockflow_edge::PROBLEM_CONTENT_TYPE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -1,10 +1,11 @@
-//! Turning requests into typed input: the JSON body (with its raw bytes, for idempotency),
-//! the command headers, and a validator that reports every broken field at once.
+//! Turning requests into typed input: a command request (its headers, then its JSON body,
+//! with what makes a retry "the same request"), and a validator that reports every broken
+//! field at once.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use serde::de::DeserializeOwned;
 use stockflow_events::Metadata;
 use uuid::Uuid;
@@ -12,6 +13,36 @@ use uuid::Uuid;
 use super::error::ApiError;
 use crate::replies::FieldError;
 use crate::writer::Precondition;
+
+/// What every command handler takes: the command headers, then the body read as `T` (so a
+/// bad header is refused before the body is read), and the method, path and exact bytes that,
+/// with the precondition, identify "the same request" for an Idempotency-Key.
+pub struct CommandRequest<T> {
+    pub body: T,
+    pub headers: CommandHeaders,
+    pub method: Method,
+    pub uri: Uri,
+    pub raw: Bytes,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CommandRequest<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let headers = CommandHeaders::from_request_parts(&mut parts, state).await?;
+        let (method, uri) = (parts.method.clone(), parts.uri.clone());
+        let JsonBody { value, raw } =
+            JsonBody::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(CommandRequest {
+            body: value,
+            headers,
+            method,
+            uri,
+            raw,
+        })
+    }
+}
 
 /// A JSON request body. An empty body reads as `{}`, so commands without fields need none.
 pub struct JsonBody<T> {

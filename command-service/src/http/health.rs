@@ -1,11 +1,11 @@
-//! Liveness and readiness for orchestrators, open without a token.
-
-use std::time::Duration;
+//! Readiness for orchestrators, open without a token; liveness is the edge's
+//! (`stockflow_edge::health`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
+use stockflow_edge::health::{self, PostgresCheck, ReadyStatus};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,22 +14,7 @@ use super::AppState;
 use crate::relay::RelaySnapshot;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-}
-
-/// The body of `/healthz`.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Health {
-    #[schema(inline)]
-    status: HealthOk,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum HealthOk {
-    Ok,
+    OpenApiRouter::new().routes(routes!(readyz))
 }
 
 /// The body of `/readyz`.
@@ -38,13 +23,6 @@ pub(crate) struct Readiness {
     #[schema(inline)]
     status: ReadyStatus,
     checks: ReadinessChecks,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ReadyStatus {
-    Ready,
-    NotReady,
 }
 
 /// What readiness rests on.
@@ -58,60 +36,23 @@ pub(crate) struct ReadinessChecks {
     relay: RelaySnapshot,
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum PostgresCheck {
-    Ok,
-    Unreachable,
-}
-
-/// Liveness, for orchestrators.
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    tag = "health",
-    operation_id = "healthz",
-    responses((status = 200, description = "The process serves HTTP", body = Health)),
-)]
-async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: HealthOk::Ok,
-    })
-}
-
 /// Readiness, for orchestrators.
 #[utoipa::path(
     get,
     path = "/readyz",
-    tag = "health",
-    operation_id = "readyz",
     responses(
         (status = 200, description = "PostgreSQL answers and the relay (if it runs here) reaches RabbitMQ", body = Readiness),
         (status = 503, description = "Not ready; `checks` says why", body = Readiness),
     ),
 )]
 async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let postgres = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(&app.pool),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
+    let postgres = health::answers(sqlx::query("SELECT 1").execute(&app.pool)).await;
     let relay = app.relay.snapshot();
-    let ready = postgres && relay.healthy;
-    let (status, body_status) = if ready {
-        (StatusCode::OK, ReadyStatus::Ready)
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, ReadyStatus::NotReady)
-    };
+    let (status, body_status) = ReadyStatus::of(postgres && relay.healthy);
     let body = Readiness {
         status: body_status,
         checks: ReadinessChecks {
-            postgres: if postgres {
-                PostgresCheck::Ok
-            } else {
-                PostgresCheck::Unreachable
-            },
+            postgres: PostgresCheck::of(postgres),
             relay,
         },
     };

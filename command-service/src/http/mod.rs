@@ -22,7 +22,7 @@ use crate::relay::RelayStatus;
 use crate::replies::Reply;
 use crate::writer::{Idempotency, WriterHandle};
 use error::ApiError;
-use extract::CommandHeaders;
+use extract::CommandRequest;
 
 /// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -35,17 +35,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Runs a command and turns the writer's reply into the response.
-    async fn execute(
+    /// Runs the command a request carries and turns the writer's reply into the response.
+    async fn execute<T>(
         &self,
         command: Command,
-        headers: CommandHeaders,
-        method: &Method,
-        uri: &Uri,
-        body: &[u8],
+        request: CommandRequest<T>,
     ) -> Result<Response, ApiError> {
+        let CommandRequest {
+            headers,
+            method,
+            uri,
+            raw,
+            ..
+        } = request;
         let idempotency = headers.idempotency_key.map(|key| Idempotency {
-            request_hash: request_hash(method, uri, headers.if_match_raw.as_deref(), body),
+            request_hash: request_hash(&method, &uri, headers.if_match_raw.as_deref(), &raw),
             key,
         });
         let reply = self
@@ -93,13 +97,10 @@ impl IntoResponse for Reply {
 /// Every route of the service; each area brings its operations to the OpenAPI document,
 /// which is served beside them.
 pub fn router(state: AppState) -> Router {
-    let (routes, api) = OpenApiRouter::with_openapi(crate::openapi::base())
+    let areas = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(products::router())
-        .merge(orders::router())
-        .merge(health::router())
-        .split_for_parts();
-    routes
-        .merge(crate::openapi::router(crate::openapi::document(api)))
+        .merge(orders::router());
+    stockflow_edge::openapi::routes(areas, health::router(), crate::openapi::document)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{Method, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 use stockflow_domain::values::{self, MAX_LINE_QUANTITY, MAX_ORDER_LINES, Sku};
@@ -15,13 +14,13 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{CommandHeaders, JsonBody, Object, Validator};
+use super::extract::{CommandRequest, Object, Validator};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(place))
-        .routes(routes!(cancel))
-        .routes(routes!(ship))
+        .routes(routes!(place_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(ship_order))
 }
 
 /// The order id in the path; one that is not a UUID names no order.
@@ -63,8 +62,6 @@ pub(crate) struct PlaceBody {
 #[utoipa::path(
     post,
     path = "/v1/orders",
-    tag = "orders",
-    operation_id = "place_order",
     summary = "Place an order, reserving stock (or backordering it)",
     request_body = PlaceBody,
     responses(
@@ -72,16 +69,12 @@ pub(crate) struct PlaceBody {
         (status = 409, description = "`order_exists`: an order with this order_id exists", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_product` (`skus`), `product_discontinued` (`skus`), `currency_mismatch` (`currencies`), `insufficient_stock` (`lines`: a product with backorder_policy reject lacks stock) or `stock_overflow`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
-async fn place(
+async fn place_order(
     State(app): State<AppState>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<PlaceBody>,
+    request: CommandRequest<PlaceBody>,
 ) -> Result<Response, ApiError> {
-    let b = &body.value;
+    let b = &request.body;
     let mut v = Validator::default();
     let order_id = match b.order_id.as_deref() {
         // Made here, before the writer, so a retried batch keeps the same id.
@@ -124,14 +117,7 @@ async fn place(
             lines: requests,
         })
     })?;
-    app.execute(
-        Command::PlaceOrder(command),
-        headers,
-        &method,
-        &uri,
-        &body.raw,
-    )
-    .await
+    app.execute(Command::PlaceOrder(command), request).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -146,29 +132,22 @@ pub(crate) struct CancelBody {
 #[utoipa::path(
     post,
     path = "/v1/orders/{order_id}/cancel",
-    tag = "orders",
-    operation_id = "cancel_order",
     summary = "Cancel an order, releasing its reservations",
     params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
     request_body(content = CancelBody, description = "`{}`, `{reason}`, or no body at all"),
     responses(
         (status = 200, description = "Cancelled", body = crate::replies::OrderCancelled),
-        (status = 404, description = "`order_not_found`: no order with this id", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`order_not_cancellable`: it has shipped or is already cancelled", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
-async fn cancel(
+async fn cancel_order(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<CancelBody>,
+    request: CommandRequest<CancelBody>,
 ) -> Result<Response, ApiError> {
     let order_id = path_order_id(path)?;
     let mut v = Validator::default();
-    let reason = match body.value.reason.as_deref() {
+    let reason = match request.body.reason.as_deref() {
         None => Some(None),
         Some(r) => v.check("reason", values::text(r, 1, 500)).map(Some),
     };
@@ -178,14 +157,7 @@ async fn cancel(
             reason: reason?,
         })
     })?;
-    app.execute(
-        Command::CancelOrder(command),
-        headers,
-        &method,
-        &uri,
-        &body.raw,
-    )
-    .await
+    app.execute(Command::CancelOrder(command), request).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -203,28 +175,21 @@ pub(crate) struct ShipBody {
 #[utoipa::path(
     post,
     path = "/v1/orders/{order_id}/ship",
-    tag = "orders",
-    operation_id = "ship_order",
     summary = "Ship a ready order",
     params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
     request_body = ShipBody,
     responses(
         (status = 200, description = "Shipped", body = crate::replies::OrderShipped),
-        (status = 404, description = "`order_not_found`: no order with this id", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`order_not_ready` (still backordered), `order_cancelled` or `order_already_shipped`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
-async fn ship(
+async fn ship_order(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<ShipBody>,
+    request: CommandRequest<ShipBody>,
 ) -> Result<Response, ApiError> {
     let order_id = path_order_id(path)?;
-    let b = &body.value;
+    let b = &request.body;
     let mut v = Validator::default();
     let carrier = v.field("carrier", b.carrier.as_deref(), |c| values::text(c, 1, 64));
     let tracking_number = v.field("tracking_number", b.tracking_number.as_deref(), |t| {
@@ -237,12 +202,5 @@ async fn ship(
             tracking_number: tracking_number?,
         })
     })?;
-    app.execute(
-        Command::ShipOrder(command),
-        headers,
-        &method,
-        &uri,
-        &body.raw,
-    )
-    .await
+    app.execute(Command::ShipOrder(command), request).await
 }

@@ -2,7 +2,6 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{Method, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 use stockflow_domain::values::{self, Currency, MAX_STOCK_QUANTITY, MAX_UNIT_PRICE_CENTS, Sku};
@@ -15,15 +14,15 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{CommandHeaders, JsonBody, Validator};
+use super::extract::{CommandRequest, Validator};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(receive))
-        .routes(routes!(adjust))
+        .routes(routes!(register_product))
+        .routes(routes!(receive_stock))
+        .routes(routes!(adjust_stock))
         .routes(routes!(change_price))
-        .routes(routes!(discontinue))
+        .routes(routes!(discontinue_product))
 }
 
 /// The sku in the path; one that cannot be valid names no product.
@@ -73,24 +72,18 @@ pub(crate) enum BackorderPolicyDoc {
 #[utoipa::path(
     post,
     path = "/v1/products",
-    tag = "products",
-    operation_id = "register_product",
     summary = "Register a product",
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Registered", body = crate::replies::ProductRegistered),
         (status = 409, description = "`product_exists`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
-async fn register(
+async fn register_product(
     State(app): State<AppState>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<RegisterBody>,
+    request: CommandRequest<RegisterBody>,
 ) -> Result<Response, ApiError> {
-    let b = &body.value;
+    let b = &request.body;
     let mut v = Validator::default();
     let sku = v.field("sku", b.sku.as_deref(), Sku::parse);
     let name = v.field("name", b.name.as_deref(), |n| values::text(n, 1, 200));
@@ -120,14 +113,8 @@ async fn register(
             backorder_policy: backorder_policy?,
         })
     })?;
-    app.execute(
-        Command::RegisterProduct(command),
-        headers,
-        &method,
-        &uri,
-        &body.raw,
-    )
-    .await
+    app.execute(Command::RegisterProduct(command), request)
+        .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -144,28 +131,21 @@ pub(crate) struct ReceiptBody {
 #[utoipa::path(
     post,
     path = "/v1/products/{sku}/receipts",
-    tag = "products",
-    operation_id = "receive_stock",
     summary = "Receive stock, filling backorders oldest first",
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body = ReceiptBody,
     responses(
         (status = 200, description = "Received", body = crate::replies::StockReceived),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
-async fn receive(
+async fn receive_stock(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<ReceiptBody>,
+    request: CommandRequest<ReceiptBody>,
 ) -> Result<Response, ApiError> {
     let sku = path_sku(path)?;
-    let b = &body.value;
+    let b = &request.body;
     let mut v = Validator::default();
     let quantity = v.field("quantity", b.quantity, |q| {
         values::in_range(q, 1, MAX_STOCK_QUANTITY)
@@ -181,14 +161,7 @@ async fn receive(
             reference: reference?,
         })
     })?;
-    app.execute(
-        Command::ReceiveStock(command),
-        headers,
-        &method,
-        &uri,
-        &body.raw,
-    )
-    .await
+    app.execute(Command::ReceiveStock(command), request).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -230,29 +203,22 @@ fn nonzero_delta() -> utoipa::openapi::schema::Schema {
 #[utoipa::path(
     post,
     path = "/v1/products/{sku}/adjustments",
-    tag = "products",
-    operation_id = "adjust_stock",
     summary = "Adjust on-hand stock (count corrections, damage)",
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body = AdjustmentBody,
     responses(
         (status = 200, description = "Adjusted", body = crate::replies::StockAdjusted),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`adjustment_below_reserved`: on hand would fall below the reserved units", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`stock_overflow`: on hand would exceed the maximum", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
-async fn adjust(
+async fn adjust_stock(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<AdjustmentBody>,
+    request: CommandRequest<AdjustmentBody>,
 ) -> Result<Response, ApiError> {
     let sku = path_sku(path)?;
-    let b = &body.value;
+    let b = &request.body;
     let mut v = Validator::default();
     let delta = v.field("delta", b.delta, |d| {
         if d == 0 {
@@ -269,14 +235,7 @@ async fn adjust(
             reason: reason?,
         })
     })?;
-    app.execute(
-        Command::AdjustStock(command),
-        headers,
-        &method,
-        &uri,
-        &body.raw,
-    )
-    .await
+    app.execute(Command::AdjustStock(command), request).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -290,28 +249,21 @@ pub(crate) struct PriceBody {
 #[utoipa::path(
     post,
     path = "/v1/products/{sku}/price",
-    tag = "products",
-    operation_id = "change_price",
     summary = "Change a product's unit price",
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body = PriceBody,
     responses(
         (status = 200, description = "Repriced", body = crate::replies::PriceChanged),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
 async fn change_price(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<PriceBody>,
+    request: CommandRequest<PriceBody>,
 ) -> Result<Response, ApiError> {
     let sku = path_sku(path)?;
     let mut v = Validator::default();
-    let price = v.field("unit_price_cents", body.value.unit_price_cents, |p| {
+    let price = v.field("unit_price_cents", request.body.unit_price_cents, |p| {
         values::in_range(p, 1, MAX_UNIT_PRICE_CENTS)
     });
     let command = v.finish(|| {
@@ -320,14 +272,7 @@ async fn change_price(
             unit_price_cents: price?,
         })
     })?;
-    app.execute(
-        Command::ChangePrice(command),
-        headers,
-        &method,
-        &uri,
-        &body.raw,
-    )
-    .await
+    app.execute(Command::ChangePrice(command), request).await
 }
 
 /// No fields; an empty body reads as `{}`.
@@ -339,37 +284,21 @@ pub(crate) struct DiscontinueBody {}
 #[utoipa::path(
     post,
     path = "/v1/products/{sku}/discontinue",
-    tag = "products",
-    operation_id = "discontinue_product",
     summary = "Discontinue a product: no new orders for it",
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     request_body(content = DiscontinueBody, description = "`{}`, or no body at all"),
     responses(
         (status = 200, description = "Discontinued", body = crate::replies::ProductDiscontinued),
-        (status = 404, description = "`product_not_found`: no product with this sku", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_discontinued`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["commands:write"]))
 )]
-async fn discontinue(
+async fn discontinue_product(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    headers: CommandHeaders,
-    method: Method,
-    uri: Uri,
-    body: JsonBody<DiscontinueBody>,
+    request: CommandRequest<DiscontinueBody>,
 ) -> Result<Response, ApiError> {
     let sku = path_sku(path)?;
-    let JsonBody {
-        value: DiscontinueBody {},
-        raw,
-    } = body;
-    app.execute(
-        Command::Discontinue(Discontinue { sku }),
-        headers,
-        &method,
-        &uri,
-        &raw,
-    )
-    .await
+    let DiscontinueBody {} = request.body;
+    app.execute(Command::Discontinue(Discontinue { sku }), request)
+        .await
 }

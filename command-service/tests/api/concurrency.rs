@@ -31,12 +31,7 @@ async fn fifty_concurrent_orders_on_scarce_stock_with_receipts_and_cancels_never
     let mut to_cancel = Vec::new();
     for _ in 0..5 {
         let placed = app.place("early", &[("SCARCE", 1), ("SCARCE-B", 2)]).await;
-        to_cancel.push(
-            placed.assert_status(201)["order_id"]
-                .as_str()
-                .expect("an order id")
-                .to_owned(),
-        );
+        to_cancel.push(placed.created_order_id());
     }
 
     let mut rng = StdRng::seed_from_u64(7);

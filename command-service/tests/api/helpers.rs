@@ -12,15 +12,13 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use stockflow_command_service::{App, Config};
 use stockflow_domain::{Order, Product};
-use stockflow_edge::args::{BrokerArgs, DatabaseArgs};
 use stockflow_edge::{Scope, WebConfig};
 use stockflow_event_store::StoredEvent;
-use stockflow_testkit::{BrokerNames, Folded, TestDatabase};
+use stockflow_testkit::{BrokerNames, Folded, Running, TestDatabase, broker_args, database_args};
 pub use stockflow_testkit::{
-    Received, Subscriber, TEST_SECRET, TestResponse, amqp_url, assert_keys, authorized_client,
-    init_logs, read as read_response, server_url, web_config as test_web_config,
+    Received, Subscriber, TEST_SECRET, TestResponse, assert_keys, authorized_client, init_logs,
+    read as read_response, server_url, web_config as test_web_config,
 };
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// The database and exchange a test's services share; removed when the last goes.
@@ -35,9 +33,10 @@ pub struct TestApp {
     pub database: String,
     pub database_url: String,
     pub exchange: String,
+    /// Told to stop when dropped, before `resources`: the database and exchange go with the
+    /// last service that uses them.
+    service: Running,
     resources: Arc<Resources>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -65,54 +64,35 @@ impl TestApp {
         let database_url = resources.database.url.clone();
         let exchange = resources.broker.exchange.clone();
         let config = Config {
-            database: DatabaseArgs {
-                url: database_url.clone(),
-                migrate: true,
-            },
-            broker: BrokerArgs {
-                url: amqp_url(),
-                events_exchange: exchange.clone(),
-            },
+            database: database_args(&database_url, true),
+            broker: broker_args(&exchange),
             listen_addr: "127.0.0.1:0".into(),
             web,
             ..Config::defaults()
         };
-        let app = App::build(config)
-            .await
-            .expect("the command service starts");
-        let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = app
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let service = Running::start(
+            App::build(config)
+                .await
+                .expect("the command service starts"),
+        );
         TestApp {
-            addr,
+            addr: service.addr,
             client: authorized_client(&[Scope::CommandsWrite]),
             database,
             database_url,
             exchange,
             resources,
-            stop: Some(stop),
-            task: Some(task),
+            service,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.service.url(path)
     }
 
     /// Stops the service gracefully and waits for it to drain.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.service.stop().await;
     }
 
     pub async fn post(&self, path: &str, body: Value) -> TestResponse {
@@ -129,7 +109,7 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        read_response(request.send().await.expect("the service answers")).await
+        stockflow_testkit::send(request).await
     }
 
     /// Sends raw bytes with the given content type (or none).
@@ -143,23 +123,41 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
-        read_response(request.send().await.expect("the service answers")).await
+        stockflow_testkit::send(request).await
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
-        read_response(
-            self.client
-                .get(self.url(path))
-                .send()
-                .await
-                .expect("the service answers"),
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    /// A `commands:write` token, for requests written by hand.
+    pub fn token(&self) -> String {
+        stockflow_edge::mint_token(
+            TEST_SECRET,
+            "raw-client",
+            &[Scope::CommandsWrite],
+            Duration::from_secs(60),
         )
-        .await
+    }
+
+    /// Sends `request` byte by byte, as a client that does not check what it sends would, and
+    /// returns the whole answer as text. The service may answer and close before it has read
+    /// everything.
+    pub async fn exchange_raw(&self, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("the service accepts connections");
+        let _ = stream.write_all(request).await;
+        let mut answer = Vec::new();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        String::from_utf8_lossy(&answer).into_owned()
     }
 
     /// Sends any request built on `self.client` (other methods, odd headers) and reads it.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> TestResponse {
-        read_response(request.send().await.expect("the service answers")).await
+        stockflow_testkit::send(request).await
     }
 
     /// The global position of the last event in the store (0 when empty).
@@ -231,15 +229,6 @@ impl TestApp {
     /// A queue of its own bound to every routing key of this app's exchange.
     pub async fn subscribe(&self) -> Subscriber {
         Subscriber::bind(&self.exchange).await
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // The database and exchange go with the last service that uses them.
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 use stockflow_events::Event;
 
-use crate::helpers::{TEST_SECRET, TestApp};
+use stockflow_testkit::http::percent_encode;
+
+use crate::helpers::TestApp;
 
 /// Strings that are harmless as data and dangerous when pasted into SQL, a LIKE pattern, a
 /// shell or a header.
@@ -99,12 +101,7 @@ async fn free_text_with_sql_and_like_metacharacters_is_stored_exactly() {
         let mut orders = Vec::new();
         for _ in 0..2 {
             let placed = app.place(text, &[("INJ-1", 1)]).await;
-            orders.push(
-                placed.assert_status(201)["order_id"]
-                    .as_str()
-                    .expect("an order id")
-                    .to_owned(),
-            );
+            orders.push(placed.created_order_id());
             assert_eq!(
                 last_event(&app, "order.placed").await["customer_id"],
                 *text,
@@ -147,10 +144,7 @@ async fn free_text_with_sql_and_like_metacharacters_is_stored_exactly() {
 async fn control_characters_in_any_free_text_are_400_naming_the_field() {
     let app = TestApp::spawn().await;
     app.register("CTL-1", 10, "reject").await;
-    let order = app.place("c", &[("CTL-1", 1)]).await.assert_status(201)["order_id"]
-        .as_str()
-        .expect("an order id")
-        .to_owned();
+    let order = app.place("c", &[("CTL-1", 1)]).await.created_order_id();
     let before = app.events().await.len();
     for text in CONTROLS {
         let cases: Vec<(String, Value, &str)> = vec![
@@ -204,10 +198,7 @@ async fn control_characters_in_any_free_text_are_400_naming_the_field() {
 async fn metacharacters_in_ids_and_codes_are_refused_by_their_rules() {
     let app = TestApp::spawn().await;
     app.register("ID-1", 10, "reject").await;
-    let order = app.place("c", &[("ID-1", 1)]).await.assert_status(201)["order_id"]
-        .as_str()
-        .expect("an order id")
-        .to_owned();
+    let order = app.place("c", &[("ID-1", 1)]).await.created_order_id();
     let before = app.events().await.len();
     // ("_" is a valid sku, so it is no probe for one.)
     let mut hostile: Vec<&str> = HOSTILE.iter().copied().filter(|t| *t != "_").collect();
@@ -279,29 +270,10 @@ async fn metacharacters_in_ids_and_codes_are_refused_by_their_rules() {
     assert_eq!(app.events().await.len(), before, "a refused command wrote");
 }
 
-/// Every byte but letters and digits as `%XX`: a path segment that decodes to `text`.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// What the service answers to a request written byte by byte, as a client that does not
 /// check its headers would send it: the status, the head and the body.
 async fn raw_request(app: &TestApp, head_lines: &[u8], body: &str) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let token = stockflow_edge::mint_token(
-        TEST_SECRET,
-        "raw-client",
-        &[stockflow_edge::Scope::CommandsWrite],
-        std::time::Duration::from_secs(60),
-    );
+    let token = app.token();
     let mut request = format!(
         "POST /v1/products/HDR-1/receipts HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -311,17 +283,7 @@ async fn raw_request(app: &TestApp, head_lines: &[u8], body: &str) -> (u16, Stri
     request.extend_from_slice(head_lines);
     request.extend_from_slice(b"\r\n");
     request.extend_from_slice(body.as_bytes());
-    let mut stream = tokio::net::TcpStream::connect(app.addr)
-        .await
-        .expect("the service accepts connections");
-    let _ = stream.write_all(&request).await;
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut answer),
-    )
-    .await;
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let answer = app.exchange_raw(&request).await;
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     let status = head
         .split(' ')

@@ -18,10 +18,7 @@ impl Fixture {
         let app = TestApp::spawn().await;
         app.register("M-1", 100, "reject").await;
         let order = app.place("c1", &[("M-1", 1)]).await;
-        let order = order.assert_status(201)["order_id"]
-            .as_str()
-            .expect("an order id")
-            .to_owned();
+        let order = order.created_order_id();
         let events = app.events().await.len();
         Fixture { app, order, events }
     }
@@ -608,10 +605,7 @@ async fn the_limits_themselves_are_accepted() {
             json!({"customer_id": "c".repeat(64), "lines": [{"sku": "M-1", "quantity": 10_000}]}),
         )
         .await;
-    let order = response.assert_status(201)["order_id"]
-        .as_str()
-        .expect("an order id")
-        .to_owned();
+    let order = response.created_order_id();
     app.post(
         &format!("/v1/orders/{order}/ship"),
         json!({"carrier": "c".repeat(64), "tracking_number": "ü".repeat(64)}),
@@ -795,18 +789,8 @@ async fn unicode_names_are_counted_in_characters() {
 /// A chunked body announces no length, so the limit must hold while it is read.
 #[tokio::test]
 async fn a_chunked_body_over_64_kib_is_413_payload_too_large() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     let f = Fixture::new().await;
-    let mut stream = tokio::net::TcpStream::connect(f.app.addr)
-        .await
-        .expect("the service accepts connections");
-    let token = stockflow_edge::mint_token(
-        crate::helpers::TEST_SECRET,
-        "raw-client",
-        &[stockflow_edge::Scope::CommandsWrite],
-        std::time::Duration::from_secs(60),
-    );
+    let token = f.app.token();
     let head = format!(
         "POST /v1/products/M-1/receipts HTTP/1.1\r\nHost: test\r\n\
          Authorization: Bearer {token}\r\n\
@@ -822,15 +806,7 @@ async fn a_chunked_body_over_64_kib_is_413_payload_too_large() {
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"0\r\n\r\n");
-    // The service may answer and close before it has read everything.
-    let _ = stream.write_all(&request).await;
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut answer),
-    )
-    .await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = f.app.exchange_raw(&request).await;
     assert!(
         answer.starts_with("HTTP/1.1 413"),
         "a chunked 80 KiB body got: {answer}"

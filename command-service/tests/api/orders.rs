@@ -5,7 +5,7 @@ use serde_json::json;
 use stockflow_events::OrderStatus;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestResponse, assert_invariants, assert_keys};
+use crate::helpers::{TestApp, assert_invariants, assert_keys};
 
 const PLACED_KEYS: [&str; 8] = [
     "order_id",
@@ -17,13 +17,6 @@ const PLACED_KEYS: [&str; 8] = [
     "version",
     "position",
 ];
-
-fn order_id(response: &TestResponse) -> String {
-    response.assert_status(201)["order_id"]
-        .as_str()
-        .expect("an order id")
-        .to_owned()
-}
 
 fn uuid(id: &str) -> Uuid {
     id.parse().expect("a uuid")
@@ -272,7 +265,7 @@ async fn an_order_id_taken_is_409_order_exists() {
 async fn cancelling_a_ready_order_releases_its_reservation() {
     let app = TestApp::spawn().await;
     app.register("CXL-1", 5, "reject").await;
-    let order = order_id(&app.place("c1", &[("CXL-1", 5)]).await);
+    let order = app.place("c1", &[("CXL-1", 5)]).await.created_order_id();
     app.place("c2", &[("CXL-1", 1)])
         .await
         .assert_problem(422, "insufficient_stock");
@@ -306,7 +299,7 @@ async fn cancelling_a_ready_order_releases_its_reservation() {
 async fn cancelling_a_backordered_order_releases_and_withdraws_its_backorders() {
     let app = TestApp::spawn().await;
     app.register("CXL-2", 2, "backorder").await;
-    let order = order_id(&app.place("c1", &[("CXL-2", 5)]).await);
+    let order = app.place("c1", &[("CXL-2", 5)]).await.created_order_id();
     app.cancel(&order).await.assert_status(200);
 
     let (products, orders) = app.replay().await;
@@ -332,9 +325,9 @@ async fn cancelling_a_backordered_order_releases_and_withdraws_its_backorders() 
 async fn only_open_orders_can_be_cancelled() {
     let app = TestApp::spawn().await;
     app.register("CXL-3", 10, "reject").await;
-    let cancelled = order_id(&app.place("c1", &[("CXL-3", 1)]).await);
+    let cancelled = app.place("c1", &[("CXL-3", 1)]).await.created_order_id();
     app.cancel(&cancelled).await.assert_status(200);
-    let shipped = order_id(&app.place("c1", &[("CXL-3", 1)]).await);
+    let shipped = app.place("c1", &[("CXL-3", 1)]).await.created_order_id();
     app.ship(&shipped).await.assert_status(200);
 
     let before = app.events().await.len();
@@ -356,7 +349,10 @@ async fn shipping_a_ready_order_takes_its_units_out_of_stock() {
     let app = TestApp::spawn().await;
     app.register("SHP-A", 10, "reject").await;
     app.register("SHP-B", 5, "reject").await;
-    let order = order_id(&app.place("c1", &[("SHP-A", 3), ("SHP-B", 5)]).await);
+    let order = app
+        .place("c1", &[("SHP-A", 3), ("SHP-B", 5)])
+        .await
+        .created_order_id();
     app.place("c2", &[("SHP-A", 2)]).await.assert_status(201);
 
     let response = app
@@ -388,11 +384,11 @@ async fn shipping_a_ready_order_takes_its_units_out_of_stock() {
 async fn only_ready_orders_ship() {
     let app = TestApp::spawn().await;
     app.register("SHP-C", 1, "backorder").await;
-    let backordered = order_id(&app.place("c1", &[("SHP-C", 3)]).await);
+    let backordered = app.place("c1", &[("SHP-C", 3)]).await.created_order_id();
     app.register("SHP-D", 10, "reject").await;
-    let cancelled = order_id(&app.place("c1", &[("SHP-D", 1)]).await);
+    let cancelled = app.place("c1", &[("SHP-D", 1)]).await.created_order_id();
     app.cancel(&cancelled).await.assert_status(200);
-    let shipped = order_id(&app.place("c1", &[("SHP-D", 1)]).await);
+    let shipped = app.place("c1", &[("SHP-D", 1)]).await.created_order_id();
     app.ship(&shipped).await.assert_status(200);
 
     let before = app.events().await.len();
@@ -440,8 +436,8 @@ async fn an_unknown_or_impossible_order_id_in_the_path_is_404_order_not_found() 
 async fn if_match_holds_order_commands_to_the_order_version() {
     let app = TestApp::spawn().await;
     app.register("IFM-O", 10, "reject").await;
-    let first = order_id(&app.place("c1", &[("IFM-O", 1)]).await);
-    let second = order_id(&app.place("c1", &[("IFM-O", 1)]).await);
+    let first = app.place("c1", &[("IFM-O", 1)]).await.created_order_id();
+    let second = app.place("c1", &[("IFM-O", 1)]).await.created_order_id();
     let ship_body = json!({"carrier": "DHL", "tracking_number": "T1"});
 
     let stale = app
@@ -498,7 +494,7 @@ async fn if_match_holds_order_commands_to_the_order_version() {
 async fn an_order_filled_by_receipts_counts_those_events_in_its_version() {
     let app = TestApp::spawn().await;
     app.register("VER", 0, "backorder").await;
-    let order = order_id(&app.place("c1", &[("VER", 2)]).await);
+    let order = app.place("c1", &[("VER", 2)]).await.created_order_id();
     app.receive("VER", 2).await.assert_status(200);
     // Placed (1), line filled (2), ready (3): cancelling makes 4.
     let cancelled = app

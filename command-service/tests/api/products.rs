@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use stockflow_events::BackorderPolicy;
 
-use crate::helpers::{TestApp, TestResponse, assert_invariants, assert_keys};
+use crate::helpers::{TestApp, assert_invariants, assert_keys};
 
 const RECEIPT_KEYS: [&str; 9] = [
     "sku",
@@ -17,13 +17,6 @@ const RECEIPT_KEYS: [&str; 9] = [
     "version",
     "position",
 ];
-
-fn order_id(response: &TestResponse) -> String {
-    response.assert_status(201)["order_id"]
-        .as_str()
-        .expect("an order id")
-        .to_owned()
-}
 
 #[tokio::test]
 async fn register_answers_201_with_sku_version_and_position_and_applies_the_defaults() {
@@ -125,8 +118,8 @@ async fn a_receipt_answers_with_the_resulting_levels() {
 async fn receipts_fill_backorders_oldest_first_and_list_the_orders_made_ready() {
     let app = TestApp::spawn().await;
     app.register("FIFO", 0, "backorder").await;
-    let first = order_id(&app.place("first", &[("FIFO", 5)]).await);
-    let second = order_id(&app.place("second", &[("FIFO", 3)]).await);
+    let first = app.place("first", &[("FIFO", 5)]).await.created_order_id();
+    let second = app.place("second", &[("FIFO", 3)]).await.created_order_id();
 
     // 6 units: all 5 of the older order, 1 of the younger.
     let response = app.receive("FIFO", 6).await;
@@ -165,7 +158,10 @@ async fn an_order_is_made_ready_only_when_every_one_of_its_lines_is_filled() {
     let app = TestApp::spawn().await;
     app.register("TWO-A", 0, "backorder").await;
     app.register("TWO-B", 0, "backorder").await;
-    let order = order_id(&app.place("c1", &[("TWO-A", 2), ("TWO-B", 3)]).await);
+    let order = app
+        .place("c1", &[("TWO-A", 2), ("TWO-B", 3)])
+        .await
+        .created_order_id();
 
     let a = app.receive("TWO-A", 2).await;
     assert_eq!(
@@ -265,7 +261,7 @@ async fn an_adjustment_below_zero_without_reservations_is_also_refused() {
 async fn a_new_price_applies_to_later_orders_only() {
     let app = TestApp::spawn().await;
     app.register("PRICE-1", 100, "reject").await;
-    let before = order_id(&app.place("c1", &[("PRICE-1", 2)]).await);
+    let before = app.place("c1", &[("PRICE-1", 2)]).await.created_order_id();
 
     let response = app
         .post(
@@ -296,7 +292,7 @@ async fn discontinuing_refuses_later_orders_but_open_ones_still_ship() {
     let app = TestApp::spawn().await;
     app.register("DISC-1", 10, "reject").await;
     app.register("DISC-2", 10, "reject").await;
-    let open = order_id(&app.place("c1", &[("DISC-1", 3)]).await);
+    let open = app.place("c1", &[("DISC-1", 3)]).await.created_order_id();
 
     let response = app.post("/v1/products/DISC-1/discontinue", json!({})).await;
     let body = response.assert_status(200);

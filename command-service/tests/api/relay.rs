@@ -77,10 +77,7 @@ async fn every_committed_event_reaches_a_subscriber_in_order_as_a_cloudevent() {
     let mut subscriber = app.subscribe().await;
     app.register("RELAY-1", 3, "backorder").await;
     let placed = app.place("c1", &[("RELAY-1", 5)]).await;
-    let order_id = placed.assert_status(201)["order_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let order_id = placed.created_order_id();
     app.receive("RELAY-1", 10).await.assert_status(200);
     let head = app.ship(&order_id).await.assert_status(200)["position"]
         .as_i64()

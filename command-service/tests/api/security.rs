@@ -2,43 +2,12 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{Value, json};
 use stockflow_command_service::{App, Config};
 use stockflow_edge::{Scope, WebConfig, mint_token};
+use stockflow_testkit::{database_args, forged_token, unix_now};
 
 use crate::helpers::{TEST_SECRET, TestApp, authorized_client, test_web_config};
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A token with the given header and claims, signed with `secret` as HS256 (or not at all).
-fn forged(header: serde_json::Value, claims: serde_json::Value, secret: Option<&str>) -> String {
-    use hmac::{Hmac, Mac};
-    let signing_input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    let signature = match secret {
-        Some(secret) => {
-            let mut mac =
-                Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-            mac.update(signing_input.as_bytes());
-            b64(&mac.finalize().into_bytes())
-        }
-        None => String::new(),
-    };
-    format!("{signing_input}.{signature}")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-}
 
 async fn receipt_with(
     app: &TestApp,
@@ -50,13 +19,13 @@ async fn receipt_with(
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
-    crate::helpers::read_response(request.send().await.expect("answers")).await
+    stockflow_testkit::send(request).await
 }
 
 #[tokio::test]
 async fn commands_need_a_valid_token() {
     let app = TestApp::spawn().await;
-    let valid_claims = json!({"sub": "x", "scope": "commands:write", "exp": now() + 600});
+    let valid_claims = json!({"sub": "x", "scope": "commands:write", "exp": unix_now() + 600});
     let hs256 = json!({"alg": "HS256", "typ": "JWT"});
     let cases = [
         ("no token", None),
@@ -66,7 +35,7 @@ async fn commands_need_a_valid_token() {
             "wrong signature",
             Some(format!(
                 "Bearer {}",
-                forged(
+                forged_token(
                     hs256.clone(),
                     valid_claims.clone(),
                     Some("another-secret-of-32-characters!!!")
@@ -77,7 +46,7 @@ async fn commands_need_a_valid_token() {
             "alg none",
             Some(format!(
                 "Bearer {}",
-                forged(
+                forged_token(
                     json!({"alg": "none", "typ": "JWT"}),
                     valid_claims.clone(),
                     None
@@ -88,7 +57,7 @@ async fn commands_need_a_valid_token() {
             "alg HS512",
             Some(format!(
                 "Bearer {}",
-                forged(
+                forged_token(
                     json!({"alg": "HS512", "typ": "JWT"}),
                     valid_claims.clone(),
                     Some(TEST_SECRET)
@@ -99,9 +68,9 @@ async fn commands_need_a_valid_token() {
             "expired",
             Some(format!(
                 "Bearer {}",
-                forged(
+                forged_token(
                     hs256.clone(),
-                    json!({"sub": "x", "scope": "commands:write", "exp": now() - 600}),
+                    json!({"sub": "x", "scope": "commands:write", "exp": unix_now() - 600}),
                     Some(TEST_SECRET)
                 )
             )),
@@ -110,7 +79,7 @@ async fn commands_need_a_valid_token() {
             "no expiry",
             Some(format!(
                 "Bearer {}",
-                forged(
+                forged_token(
                     hs256.clone(),
                     json!({"sub": "x", "scope": "commands:write"}),
                     Some(TEST_SECRET)
@@ -128,7 +97,7 @@ async fn commands_need_a_valid_token() {
         );
     }
     // The same forging code with the right secret is accepted: the refusals above are real.
-    let good = forged(hs256, valid_claims, Some(TEST_SECRET));
+    let good = forged_token(hs256, valid_claims, Some(TEST_SECRET));
     receipt_with(&app, Some(format!("Bearer {good}")))
         .await
         .assert_problem(404, "product_not_found");
@@ -195,14 +164,7 @@ async fn health_and_metrics_need_no_token_and_every_answer_has_the_security_head
 
     let success = app.receive("SEC-1", 1).await;
     let refusal = receipt_with(&app, None).await;
-    let health = crate::helpers::read_response(
-        anonymous
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("answers"),
-    )
-    .await;
+    let health = stockflow_testkit::send(anonymous.get(app.url("/healthz"))).await;
     for response in [success, refusal, health] {
         assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(response.header("cache-control"), Some("no-store"));
@@ -257,10 +219,10 @@ async fn each_token_is_rate_limited_on_its_own() {
 #[tokio::test]
 async fn the_service_refuses_to_start_without_a_secret_unless_in_development_mode() {
     let config = |web: WebConfig| Config {
-        database: stockflow_edge::args::DatabaseArgs {
-            url: format!("{}/stockflow_never_created", crate::helpers::server_url()),
-            migrate: true,
-        },
+        database: database_args(
+            &format!("{}/stockflow_never_created", crate::helpers::server_url()),
+            true,
+        ),
         listen_addr: "127.0.0.1:0".into(),
         web,
         ..Config::defaults()
@@ -315,9 +277,9 @@ async fn every_answer_names_its_request_and_a_given_request_id_is_kept() {
 async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
     let app = TestApp::spawn().await;
     app.register("FORGE-1", 0, "reject").await;
-    let claims = |scope: Value| json!({"sub": "x", "scope": scope, "exp": now() + 600});
+    let claims = |scope: Value| json!({"sub": "x", "scope": scope, "exp": unix_now() + 600});
     let hs256 = json!({"alg": "HS256", "typ": "JWT"});
-    let valid = forged(
+    let valid = forged_token(
         hs256.clone(),
         claims(json!("commands:write")),
         Some(TEST_SECRET),
@@ -326,7 +288,7 @@ async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
 
     let mut unauthorized: Vec<(String, String)> = Vec::new();
     for alg in ["none", "None", "NONE", "nOnE"] {
-        let unsigned = forged(
+        let unsigned = forged_token(
             json!({"alg": alg, "typ": "JWT"}),
             claims(json!("admin")),
             None,
@@ -341,7 +303,7 @@ async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
     for alg in ["HS384", "RS256", "ES256", "PS256", "EdDSA"] {
         unauthorized.push((
             format!("alg {alg}"),
-            forged(
+            forged_token(
                 json!({"alg": alg}),
                 claims(json!("admin")),
                 Some(TEST_SECRET),
@@ -350,16 +312,18 @@ async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
     }
     unauthorized.push(("claims changed after signing".into(), {
         let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
-        parts[1] = b64(claims(json!("admin")).to_string().as_bytes());
+        // The admin claims, encoded as a token carries them.
+        let admin = forged_token(hs256.clone(), claims(json!("admin")), None);
+        parts[1] = admin.split('.').nth(1).expect("claims").to_owned();
         parts.join(".")
     }));
     unauthorized.push((
         "empty signature".into(),
-        forged(hs256.clone(), claims(json!("admin")), None),
+        forged_token(hs256.clone(), claims(json!("admin")), None),
     ));
     unauthorized.push((
         "secret as a prefix".into(),
-        forged(
+        forged_token(
             hs256.clone(),
             claims(json!("admin")),
             Some(&TEST_SECRET[..32]),
@@ -367,7 +331,7 @@ async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
     ));
     unauthorized.push((
         "scope as a list".into(),
-        forged(
+        forged_token(
             hs256.clone(),
             claims(json!(["commands:write"])),
             Some(TEST_SECRET),
@@ -375,17 +339,17 @@ async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
     ));
     unauthorized.push((
         "expiry as text".into(),
-        forged(
+        forged_token(
             hs256.clone(),
-            json!({"sub": "x", "scope": "commands:write", "exp": (now() + 600).to_string()}),
+            json!({"sub": "x", "scope": "commands:write", "exp": (unix_now() + 600).to_string()}),
             Some(TEST_SECRET),
         ),
     ));
     unauthorized.push((
         "not valid before tomorrow".into(),
-        forged(
+        forged_token(
             hs256.clone(),
-            json!({"sub": "x", "scope": "commands:write", "exp": now() + 172_800, "nbf": now() + 86_400}),
+            json!({"sub": "x", "scope": "commands:write", "exp": unix_now() + 172_800, "nbf": unix_now() + 86_400}),
             Some(TEST_SECRET),
         ),
     ));
@@ -407,23 +371,20 @@ async fn forged_unsigned_lookalike_and_premature_tokens_are_refused() {
         "administrator",
         "",
     ] {
-        let token = forged(hs256.clone(), claims(json!(scope)), Some(TEST_SECRET));
+        let token = forged_token(hs256.clone(), claims(json!(scope)), Some(TEST_SECRET));
         let response = receipt_to_forge_1(&app, &token).await;
         assert_eq!(response.status, 403, "scope {scope:?}: {}", response.text);
         response.assert_problem(403, "forbidden");
     }
 
     // A token anywhere but the Authorization header is no token.
-    let response = crate::helpers::read_response(
+    let response = stockflow_testkit::send(
         reqwest::Client::new()
             .post(app.url(&format!(
                 "/v1/products/FORGE-1/receipts?access_token={valid}"
             )))
             .header("cookie", format!("token={valid}"))
-            .json(&json!({"quantity": 1}))
-            .send()
-            .await
-            .expect("answers"),
+            .json(&json!({"quantity": 1})),
     )
     .await;
     response.assert_problem(401, "unauthorized");
@@ -443,5 +404,5 @@ async fn receipt_to_forge_1(app: &TestApp, token: &str) -> crate::helpers::TestR
         .post(app.url("/v1/products/FORGE-1/receipts"))
         .header("authorization", format!("Bearer {token}"))
         .json(&json!({"quantity": 1}));
-    crate::helpers::read_response(request.send().await.expect("answers")).await
+    stockflow_testkit::send(request).await
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use stockflow_e2e::{SalesTruth, Stack, Truth};
+use stockflow_e2e::{LineTruth, SalesTruth, Stack, Truth};
 
 /// Every item of a paginated list, following `next_cursor`.
 pub async fn all_items(stack: &Stack, path: &str, position: i64) -> Vec<Value> {
@@ -117,7 +117,7 @@ pub async fn assert_read_models_match_the_store(stack: &Stack) {
             expected.carrier.as_deref(),
             "order {id} carrier"
         );
-        let lines: Vec<(String, i64, i64, i64, i64)> = body["lines"]
+        let lines: Vec<LineTruth> = body["lines"]
             .as_array()
             .expect("lines")
             .iter()
@@ -131,21 +131,7 @@ pub async fn assert_read_models_match_the_store(stack: &Stack) {
                 )
             })
             .collect();
-        let expected_lines: Vec<(String, i64, i64, i64, i64)> = expected
-            .order
-            .lines
-            .iter()
-            .map(|l| {
-                (
-                    l.sku.clone(),
-                    l.quantity,
-                    l.reserved,
-                    l.backordered,
-                    l.unit_price_cents,
-                )
-            })
-            .collect();
-        assert_eq!(lines, expected_lines, "order {id} lines");
+        assert_eq!(lines, expected.lines(), "order {id} lines");
     }
     // The order list, newest first.
     let placed: Vec<&str> = orders

@@ -2,15 +2,14 @@
 //! component's role may do what its service does and is refused the rest, and the services
 //! run under them, rebuild included.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use stockflow_edge::{Scope, WebConfig, mint_token};
-use stockflow_testkit::{BrokerNames, TestDatabase as Database, amqp_url};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use stockflow_testkit::{
+    BrokerNames, Running, TestDatabase as Database, broker_args, database_args,
+};
 
 const SECRET: &str = "roles-secret-of-at-least-32-characters!";
 
@@ -188,36 +187,6 @@ async fn the_query_role_reads_the_read_models_and_the_head_only() {
     .await;
 }
 
-/// A service running in this process until told to stop.
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-    }
-}
-
-macro_rules! start {
-    ($app:expr) => {{
-        let app = $app;
-        let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = app
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Running { addr, stop, task }
-    }};
-}
-
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("the service answers");
     let status = response.status().as_u16();
@@ -233,53 +202,38 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
     let exchange = broker.exchange.clone();
     let queue = broker.queue.clone();
 
-    let commands = start!(
+    let commands = Running::start(
         stockflow_command_service::App::build(stockflow_command_service::Config {
-            database: stockflow_edge::args::DatabaseArgs {
-                url: as_role(&db.url, "stockflow_command"),
-                migrate: false,
-            },
-            broker: stockflow_edge::args::BrokerArgs {
-                url: amqp_url(),
-                events_exchange: exchange.clone(),
-            },
+            database: database_args(&as_role(&db.url, "stockflow_command"), false),
+            broker: broker_args(&exchange),
             listen_addr: "127.0.0.1:0".into(),
             web: web_config(),
             ..stockflow_command_service::Config::defaults()
         })
         .await
-        .expect("the command service starts as stockflow_command")
+        .expect("the command service starts as stockflow_command"),
     );
-    let projector = start!(
+    let projector = Running::start(
         stockflow_projector::App::build(stockflow_projector::Config {
-            database: stockflow_edge::args::DatabaseArgs {
-                url: as_role(&db.url, "stockflow_projector"),
-                migrate: false,
-            },
-            broker: stockflow_edge::args::BrokerArgs {
-                url: amqp_url(),
-                events_exchange: exchange.clone(),
-            },
+            database: database_args(&as_role(&db.url, "stockflow_projector"), false),
+            broker: broker_args(&exchange),
             listen_addr: "127.0.0.1:0".into(),
             projector_queue: queue.clone(),
             ..stockflow_projector::Config::defaults()
         })
         .await
-        .expect("the projector starts as stockflow_projector")
+        .expect("the projector starts as stockflow_projector"),
     );
-    let queries = start!(
+    let queries = Running::start(
         stockflow_query_service::App::build(stockflow_query_service::Config {
-            database: stockflow_edge::args::DatabaseArgs {
-                url: as_role(&db.url, "stockflow_query"),
-                migrate: false,
-            },
+            database: database_args(&as_role(&db.url, "stockflow_query"), false),
             listen_addr: "127.0.0.1:0".into(),
             min_position_timeout_ms: 10_000,
             web: web_config(),
             ..stockflow_query_service::Config::defaults()
         })
         .await
-        .expect("the query service starts as stockflow_query")
+        .expect("the query service starts as stockflow_query"),
     );
     let token = mint_token(
         SECRET,
@@ -291,18 +245,12 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
     let command = |path: &str, body: Value| {
         send(
             client
-                .post(format!("http://{}{path}", commands.addr))
+                .post(commands.url(path))
                 .bearer_auth(&token)
                 .json(&body),
         )
     };
-    let query = |path: &str| {
-        send(
-            client
-                .get(format!("http://{}{path}", queries.addr))
-                .bearer_auth(&token),
-        )
-    };
+    let query = |path: &str| send(client.get(queries.url(path)).bearer_auth(&token));
 
     // Commands in, relayed, projected and read back, each service under its own role.
     let (status, registered) = command(
@@ -386,7 +334,7 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
     assert_eq!(on_hand, 8);
     drop(tx);
 
-    for service in [queries, projector, commands] {
+    for mut service in [queries, projector, commands] {
         service.stop().await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;

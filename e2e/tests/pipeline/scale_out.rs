@@ -7,43 +7,25 @@ use std::time::Duration;
 
 use serde_json::json;
 use stockflow_e2e::Stack;
-use tokio::sync::oneshot;
+use stockflow_testkit::Running;
 
 use crate::checks::assert_read_models_match_the_store;
-
-/// Runs an app until the returned sender is dropped or fired.
-fn serve<F: std::future::Future<Output = ()> + Send + 'static>(
-    run: impl FnOnce(oneshot::Receiver<()>) -> F,
-) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = oneshot::channel();
-    (stop, tokio::spawn(run(stopped)))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_command_services_and_two_projectors_publish_and_apply_each_event_once() {
     let stack = Arc::new(Stack::spawn().await);
 
-    let second_commands = stockflow_command_service::App::build(stack.command_config())
-        .await
-        .expect("a second command service starts");
-    let second_url = format!("http://{}", second_commands.local_addr());
-    let (stop_commands, commands_task) = serve(|stopped| async move {
-        let _ = second_commands
-            .run_until(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    let second_projector = stockflow_projector::App::build(stack.projector_config())
-        .await
-        .expect("a second projector starts");
-    let (stop_projector, projector_task) = serve(|stopped| async move {
-        let _ = second_projector
-            .run_until(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let mut second_commands = Running::start(
+        stockflow_command_service::App::build(stack.command_config())
+            .await
+            .expect("a second command service starts"),
+    );
+    let second_url = second_commands.url("");
+    let mut second_projector = Running::start(
+        stockflow_projector::App::build(stack.projector_config())
+            .await
+            .expect("a second projector starts"),
+    );
 
     // A subscriber of its own, to count what is published.
     let mut subscriber = stockflow_testkit::Subscriber::bind(&stack.exchange).await;
@@ -103,8 +85,5 @@ async fn two_command_services_and_two_projectors_publish_and_apply_each_event_on
     );
     assert_eq!(distinct.len() as i64, head);
 
-    let _ = stop_commands.send(());
-    let _ = stop_projector.send(());
-    let _ = commands_task.await;
-    let _ = projector_task.await;
+    tokio::join!(second_commands.stop(), second_projector.stop());
 }

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use serde_json::json;
 use stockflow_e2e::Stack;
 use supplier_notifier::{Config, Replenishment, Summary};
@@ -35,29 +33,6 @@ async fn place_order(stack: &Stack, sku: &str, quantity: i64) -> (Uuid, serde_js
         .and_then(|id| Uuid::parse_str(id).ok())
         .expect("an order id");
     (order_id, body)
-}
-
-/// Whether the queue still exists (a passive declare of a missing one closes its channel,
-/// hence a connection of its own).
-async fn queue_exists(queue: &str) -> bool {
-    let connection =
-        stockflow_broker::connect(&stockflow_testkit::amqp_url(), "stockflow-e2e-inspector")
-            .await
-            .expect("RabbitMQ is reachable");
-    let channel = connection.create_channel().await.expect("a channel");
-    let exists = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .is_ok();
-    let _ = connection.close(200, "done".into()).await;
-    exists
 }
 
 #[tokio::test]
@@ -149,7 +124,7 @@ async fn the_supplier_hears_of_each_replenishment_exactly_once() {
     );
 
     let deadline = tokio::time::Instant::now() + WAIT;
-    while queue_exists(&queue).await {
+    while stockflow_testkit::inspect_queue(&queue).await.is_some() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the notifier's queue {queue} outlived it"

@@ -1,5 +1,6 @@
 //! Reading the rows a batch's events touch, from the schema the transaction's search path
-//! names.
+//! names. The tables are named without a schema; the query macros check these statements
+//! against a database whose search path resolves them to `read` (see scripts/sqlx-prepare).
 
 use std::collections::HashSet;
 
@@ -59,33 +60,36 @@ pub(super) async fn load(
     let order_ids: Vec<Uuid> = needed.order_ids.into_iter().collect();
     let receipt_skus: Vec<String> = needed.receipt_skus.into_iter().collect();
     if !skus.is_empty() {
-        let rows: Vec<ProductRow> = sqlx::query_as(
+        let rows = sqlx::query_as!(
+            ProductRow,
             "SELECT sku, name, unit_price_cents, currency, backorder_policy, status, on_hand,
                     reserved, available, backordered, version, updated_at
                FROM products WHERE sku = ANY($1)",
+            &skus,
         )
-        .bind(&skus)
         .fetch_all(&mut *db)
         .await?;
         work.products
             .extend(rows.into_iter().map(|r| (r.sku.clone(), r)));
     }
     if !order_ids.is_empty() {
-        let rows: Vec<OrderRow> = sqlx::query_as(
+        let rows = sqlx::query_as!(
+            OrderRow,
             "SELECT order_id, customer_id, status, currency, total_cents, line_count, placed_at,
                     updated_at, shipped_at, cancelled_at, carrier, tracking_number, version
                FROM orders WHERE order_id = ANY($1)",
+            &order_ids,
         )
-        .bind(&order_ids)
         .fetch_all(&mut *db)
         .await?;
         work.orders
             .extend(rows.into_iter().map(|r| (r.order_id, r)));
-        let lines: Vec<LineRow> = sqlx::query_as(
+        let lines = sqlx::query_as!(
+            LineRow,
             "SELECT order_id, line_no, sku, quantity, reserved, backordered, unit_price_cents
                FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, line_no",
+            &order_ids,
         )
-        .bind(&order_ids)
         .fetch_all(&mut *db)
         .await?;
         for line in lines {
@@ -93,11 +97,12 @@ pub(super) async fn load(
         }
     }
     if !receipt_skus.is_empty() {
-        let rows: Vec<ReplenishmentRow> = sqlx::query_as(
+        let rows = sqlx::query_as!(
+            ReplenishmentRow,
             "SELECT sku, order_id, quantity, outstanding, status, requested_at, position
                FROM replenishments WHERE sku = ANY($1) AND status = 'open'",
+            &receipt_skus,
         )
-        .bind(&receipt_skus)
         .fetch_all(&mut *db)
         .await?;
         work.replenishments

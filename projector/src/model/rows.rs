@@ -1,6 +1,7 @@
 //! The read models' rows as a batch holds them: loaded, changed by the batch's events, and
 //! written back. Counters kept by summing (customers, lifetime values, sales) are held as
-//! changes to add to the stored values, never loaded.
+//! changes to add to the stored values, never loaded. The loaded rows are filled by
+//! `query_as!` (see `load`): their fields' types and nullability are those of the columns.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 /// A row of `products`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ProductRow {
     pub(super) sku: String,
     pub(super) name: String,
@@ -25,7 +26,7 @@ pub(super) struct ProductRow {
 }
 
 /// A row of `orders`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct OrderRow {
     pub(super) order_id: Uuid,
     pub(super) customer_id: String,
@@ -43,7 +44,7 @@ pub(super) struct OrderRow {
 }
 
 /// A row of `order_lines`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct LineRow {
     pub(super) order_id: Uuid,
     pub(super) line_no: i32,
@@ -55,7 +56,7 @@ pub(super) struct LineRow {
 }
 
 /// A row of `replenishments`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ReplenishmentRow {
     pub(super) sku: String,
     pub(super) order_id: Uuid,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+pub use stockflow_edge::PROBLEM_CONTENT_TYPE;
 
 /// An RFC 9457 problem. Members beyond `type, title, status, detail, code` appear with the
 /// codes that carry them.

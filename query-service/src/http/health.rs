@@ -1,11 +1,11 @@
-//! Liveness and readiness for orchestrators, open without a token.
-
-use std::time::Duration;
+//! Readiness for orchestrators, open without a token; liveness is the edge's
+//! (`stockflow_edge::health`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
+use stockflow_edge::health::{CHECK_TIMEOUT, PostgresCheck, ReadyStatus};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,22 +14,7 @@ use super::AppState;
 use crate::read_models::StoppedProjection;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-}
-
-/// The body of `/healthz`.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Health {
-    #[schema(inline)]
-    status: HealthOk,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum HealthOk {
-    Ok,
+    OpenApiRouter::new().routes(routes!(readyz))
 }
 
 /// The body of `/readyz`.
@@ -47,13 +32,6 @@ pub(crate) struct Readiness {
     checks: ReadinessChecks,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ReadyStatus {
-    Ready,
-    NotReady,
-}
-
 /// What readiness rests on.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReadinessChecks {
@@ -61,13 +39,6 @@ pub(crate) struct ReadinessChecks {
     projections: ProjectionsCheck,
     /// Informational: while it reconnects, positions still advance on a timer.
     notifications: NotificationsCheck,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum PostgresCheck {
-    Ok,
-    Unreachable,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,26 +56,10 @@ pub(crate) enum NotificationsCheck {
     Reconnecting,
 }
 
-/// Liveness, for orchestrators.
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    tag = "health",
-    operation_id = "healthz",
-    responses((status = 200, description = "The process serves HTTP", body = Health)),
-)]
-async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: HealthOk::Ok,
-    })
-}
-
 /// Readiness, for orchestrators.
 #[utoipa::path(
     get,
     path = "/readyz",
-    tag = "health",
-    operation_id = "readyz",
     responses(
         (status = 200, description = "PostgreSQL answers and no projection has stopped", body = Readiness),
         (status = 503, description = "Not ready; `checks` says why", body = Readiness),
@@ -113,8 +68,7 @@ async fn healthz() -> Json<Health> {
 async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
     // Ready when PostgreSQL answers and no projection has stopped: answers from a stopped
     // projection would go stale without end, so say why instead of serving them as fresh.
-    let stopped =
-        tokio::time::timeout(Duration::from_secs(2), app.read.stopped_projections()).await;
+    let stopped = tokio::time::timeout(CHECK_TIMEOUT, app.read.stopped_projections()).await;
     let (postgres, projections) = match stopped {
         Ok(Ok(stopped)) if stopped.is_empty() => (PostgresCheck::Ok, ProjectionsCheck::Running),
         Ok(Ok(stopped)) => (PostgresCheck::Ok, ProjectionsCheck::Stopped { stopped }),
@@ -125,11 +79,7 @@ async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
         Err(_) => (PostgresCheck::Unreachable, ProjectionsCheck::Unknown),
     };
     let ready = matches!(projections, ProjectionsCheck::Running);
-    let (status, body_status) = if ready {
-        (StatusCode::OK, ReadyStatus::Ready)
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, ReadyStatus::NotReady)
-    };
+    let (status, body_status) = ReadyStatus::of(ready);
     let reason = (!ready).then(|| {
         if postgres != PostgresCheck::Ok {
             "PostgreSQL is unreachable".to_owned()

@@ -40,17 +40,14 @@ pub struct AppState {
 /// Every route of the service; each area brings its operations (and the schemas of their
 /// bodies) to the OpenAPI document, which is served beside them.
 pub fn router(state: AppState) -> Router {
-    let (routes, api) = OpenApiRouter::with_openapi(crate::openapi::base())
+    let areas = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(products::router())
         .merge(orders::router())
         .merge(customers::router())
         .merge(analytics::router())
         .merge(replenishments::router())
-        .merge(projections::router())
-        .merge(health::router())
-        .split_for_parts();
-    routes
-        .merge(crate::openapi::router(crate::openapi::document(api)))
+        .merge(projections::router());
+    stockflow_edge::openapi::routes(areas, health::router(), crate::openapi::document)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(

@@ -17,8 +17,8 @@ use crate::read_models::{Product, ProductFilter, ProductStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(show))
-        .routes(routes!(list))
+        .routes(routes!(get_product))
+        .routes(routes!(list_products))
         .parameter_schema::<ProductStatus>()
 }
 
@@ -34,17 +34,14 @@ pub(crate) struct ProductPage {
 #[utoipa::path(
     get,
     path = "/v1/products/{sku}",
-    tag = "products",
-    operation_id = "get_product",
     summary = "A product and its stock",
     params(("sku" = String, Path, description = "The product's sku", example = "SKU-1")),
     responses(
         (status = 200, description = "The product", body = Product),
         (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["queries:read"]))
 )]
-async fn show(
+async fn get_product(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
@@ -66,8 +63,6 @@ async fn show(
 #[utoipa::path(
     get,
     path = "/v1/products",
-    tag = "products",
-    operation_id = "list_products",
     summary = "The catalogue, by sku",
     params(
         ("status" = Option<ProductStatus>, Query, description = "Only products with this status"),
@@ -78,9 +73,8 @@ async fn show(
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
     ),
-    security(("bearer" = ["queries:read"]))
 )]
-async fn list(
+async fn list_products(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ProductPage>, ApiError> {

@@ -11,21 +11,18 @@ use super::params::Params;
 use crate::read_models::Projections;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(show))
+    OpenApiRouter::new().routes(routes!(projections))
 }
 
 #[utoipa::path(
     get,
     path = "/v1/projections",
-    tag = "projections",
-    operation_id = "projections",
     summary = "How far the read models are behind the event store",
     responses(
         (status = 200, description = "The projections", body = Projections),
     ),
-    security(("bearer" = ["queries:read"]))
 )]
-async fn show(
+async fn projections(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Projections>, ApiError> {

@@ -17,7 +17,7 @@ use crate::read_models::{
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
+        .routes(routes!(list_replenishments))
         .parameter_schema::<ReplenishmentStatus>()
 }
 
@@ -35,8 +35,6 @@ pub(crate) struct ReplenishmentPage {
 #[utoipa::path(
     get,
     path = "/v1/replenishments",
-    tag = "replenishments",
-    operation_id = "list_replenishments",
     summary = "Replenishment requests, oldest first: the order receipts fulfil them in",
     params(
         ("sku" = Option<String>, Query, pattern = "^[A-Z0-9_-]{1,32}$", description = "Only requests for this sku"),
@@ -47,9 +45,8 @@ pub(crate) struct ReplenishmentPage {
     responses(
         (status = 200, description = "A page of replenishment requests", body = ReplenishmentPage),
     ),
-    security(("bearer" = ["queries:read"]))
 )]
-async fn list(
+async fn list_replenishments(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ReplenishmentPage>, ApiError> {

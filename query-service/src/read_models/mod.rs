@@ -4,8 +4,11 @@
 
 mod rows;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 pub use rows::{
@@ -90,12 +93,15 @@ impl ReadModels {
     }
 
     pub async fn product(&self, sku: &str) -> Result<Option<Product>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT sku, name, unit_price_cents, currency, backorder_policy, status, on_hand, \
-                    reserved, available, backordered, version, updated_at \
-               FROM read.products WHERE sku = $1",
+        sqlx::query_as!(
+            Product,
+            r#"SELECT sku, name, unit_price_cents, currency,
+                      backorder_policy AS "backorder_policy: BackorderPolicy",
+                      status AS "status: ProductStatus", on_hand, reserved, available,
+                      backordered, version, updated_at
+                 FROM read.products WHERE sku = $1"#,
+            sku,
         )
-        .bind(sku)
         .fetch_optional(&self.pool)
         .await
     }
@@ -128,21 +134,37 @@ impl ReadModels {
 
     /// An order with its lines, read in one statement so both come from the same snapshot.
     pub async fn order(&self, order_id: Uuid) -> Result<Option<Order>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT o.order_id, o.customer_id, o.status, o.currency, o.total_cents, \
-                    coalesce((SELECT json_agg(json_build_object( \
-                                  'sku', l.sku, 'quantity', l.quantity, 'reserved', l.reserved, \
-                                  'backordered', l.backordered, \
-                                  'unit_price_cents', l.unit_price_cents) ORDER BY l.line_no) \
-                                FROM read.order_lines l WHERE l.order_id = o.order_id), \
-                             '[]'::json) AS lines, \
-                    o.placed_at, o.updated_at, o.shipped_at, o.cancelled_at, o.carrier, \
-                    o.tracking_number, o.version \
-               FROM read.orders o WHERE o.order_id = $1",
+        let row = sqlx::query!(
+            r#"SELECT o.order_id, o.customer_id, o.status AS "status: OrderStatus", o.currency,
+                      o.total_cents,
+                      coalesce((SELECT json_agg(json_build_object(
+                                    'sku', l.sku, 'quantity', l.quantity, 'reserved', l.reserved,
+                                    'backordered', l.backordered,
+                                    'unit_price_cents', l.unit_price_cents) ORDER BY l.line_no)
+                                  FROM read.order_lines l WHERE l.order_id = o.order_id),
+                               '[]'::json) AS "lines!: Json<Vec<OrderLine>>",
+                      o.placed_at, o.updated_at, o.shipped_at, o.cancelled_at, o.carrier,
+                      o.tracking_number, o.version
+                 FROM read.orders o WHERE o.order_id = $1"#,
+            order_id,
         )
-        .bind(order_id)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        Ok(row.map(|r| Order {
+            order_id: r.order_id,
+            customer_id: r.customer_id,
+            status: r.status,
+            currency: r.currency,
+            total_cents: r.total_cents,
+            lines: r.lines.0,
+            placed_at: r.placed_at,
+            updated_at: r.updated_at,
+            shipped_at: r.shipped_at,
+            cancelled_at: r.cancelled_at,
+            carrier: r.carrier,
+            tracking_number: r.tracking_number,
+            version: r.version,
+        }))
     }
 
     /// Orders newest first (placement time, then order id, both descending), after `after`.
@@ -189,18 +211,26 @@ impl ReadModels {
 
     /// A customer with the value of their orders per currency, in one snapshot.
     pub async fn customer(&self, customer_id: &str) -> Result<Option<Customer>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT c.customer_id, c.order_count, c.open_order_count, \
-                    coalesce((SELECT json_object_agg(v.currency, v.value_cents) \
-                                FROM read.customer_lifetime_values v \
-                               WHERE v.customer_id = c.customer_id), '{}'::json) \
-                        AS lifetime_value, \
-                    c.first_order_at, c.last_order_at \
-               FROM read.customers c WHERE c.customer_id = $1",
+        let row = sqlx::query!(
+            r#"SELECT c.customer_id, c.order_count, c.open_order_count,
+                      coalesce((SELECT json_object_agg(v.currency, v.value_cents)
+                                  FROM read.customer_lifetime_values v
+                                 WHERE v.customer_id = c.customer_id), '{}'::json)
+                          AS "lifetime_value!: Json<BTreeMap<String, i64>>",
+                      c.first_order_at, c.last_order_at
+                 FROM read.customers c WHERE c.customer_id = $1"#,
+            customer_id,
         )
-        .bind(customer_id)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        Ok(row.map(|r| Customer {
+            customer_id: r.customer_id,
+            order_count: r.order_count,
+            open_order_count: r.open_order_count,
+            lifetime_value: r.lifetime_value.0,
+            first_order_at: r.first_order_at,
+            last_order_at: r.last_order_at,
+        }))
     }
 
     /// Sales of non-cancelled orders (the projector keeps cancelled ones out of these
@@ -281,7 +311,6 @@ impl ReadModels {
 
     /// Every projection's progress beside the store's head, from one snapshot.
     pub async fn projections(&self) -> Result<Projections, sqlx::Error> {
-        #[derive(FromRow)]
         struct Row {
             head: i64,
             name: Option<String>,
@@ -290,11 +319,13 @@ impl ReadModels {
             updated_at: Option<DateTime<Utc>>,
         }
         // The left join keeps the head when there is no projection row at all.
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT coalesce((SELECT position FROM event_store.head), 0)::bigint AS head, \
-                    p.name, p.position, p.status, p.updated_at \
-               FROM (SELECT 1) AS one LEFT JOIN read.projections p ON true \
-              ORDER BY p.name",
+        let rows = sqlx::query_as!(
+            Row,
+            r#"SELECT coalesce((SELECT position FROM event_store.head), 0)::bigint AS "head!",
+                      p.name AS "name?", p.position AS "position?", p.status AS "status?",
+                      p.updated_at AS "updated_at?"
+                 FROM (SELECT 1) AS one LEFT JOIN read.projections p ON true
+                ORDER BY p.name"#,
         )
         .fetch_all(&self.pool)
         .await?;

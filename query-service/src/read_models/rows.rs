@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgTypeInfo, PgValueRef};
+use sqlx::{FromRow, Postgres};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -124,7 +126,9 @@ pub struct UnknownValue {
     value: String,
 }
 
-/// Reading a stored text back as its enum (`#[sqlx(try_from = "String")]`).
+/// Reading a stored text back as its enum: `TryFrom<String>`, which decoding goes through
+/// (so `FromRow` reads the column as the enum, and the query macros do with an override such
+/// as `status AS "status: OrderStatus"`). A text naming no value fails to decode.
 macro_rules! from_stored_text {
     ($($kind:ident),+) => {$(
         impl TryFrom<String> for $kind {
@@ -135,6 +139,23 @@ macro_rules! from_stored_text {
                     .into_iter()
                     .find(|known| known.as_str() == value)
                     .ok_or(UnknownValue { kind: stringify!($kind), value })
+            }
+        }
+
+        impl sqlx::Type<Postgres> for $kind {
+            fn type_info() -> PgTypeInfo {
+                <String as sqlx::Type<Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <String as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, Postgres> for $kind {
+            fn decode(value: PgValueRef<'r>) -> Result<$kind, BoxDynError> {
+                let text = <String as sqlx::Decode<'r, Postgres>>::decode(value)?;
+                Ok($kind::try_from(text)?)
             }
         }
     )+};
@@ -156,9 +177,7 @@ pub struct Product {
     pub unit_price_cents: i64,
     #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
-    #[sqlx(try_from = "String")]
     pub backorder_policy: BackorderPolicy,
-    #[sqlx(try_from = "String")]
     pub status: ProductStatus,
     pub on_hand: i64,
     pub reserved: i64,
@@ -171,7 +190,7 @@ pub struct Product {
 }
 
 /// A line of an order.
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: i64,
@@ -183,16 +202,14 @@ pub struct OrderLine {
 }
 
 /// An order with its lines.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Order {
     pub order_id: Uuid,
     pub customer_id: String,
-    #[sqlx(try_from = "String")]
     pub status: OrderStatus,
     #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
     pub total_cents: i64,
-    #[sqlx(json)]
     pub lines: Vec<OrderLine>,
     pub placed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -212,7 +229,6 @@ pub struct Order {
 pub struct OrderSummary {
     pub order_id: Uuid,
     pub customer_id: String,
-    #[sqlx(try_from = "String")]
     pub status: OrderStatus,
     #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
@@ -249,14 +265,13 @@ impl OrderSummary {
 }
 
 /// A customer's orders in figures.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Customer {
     pub customer_id: String,
     pub order_count: i64,
     /// Orders neither shipped nor cancelled.
     pub open_order_count: i64,
     /// Cents per currency over the orders not cancelled, e.g. `{"EUR": 12000}`.
-    #[sqlx(json)]
     #[schema(example = json!({"EUR": 12000}))]
     pub lifetime_value: BTreeMap<String, i64>,
     pub first_order_at: DateTime<Utc>,
@@ -299,7 +314,6 @@ pub struct Replenishment {
     pub quantity: i64,
     /// Units not yet covered by receipts.
     pub outstanding: i64,
-    #[sqlx(try_from = "String")]
     pub status: ReplenishmentStatus,
     pub requested_at: DateTime<Utc>,
     /// The request's place in the store: receipts fulfil in this order.
@@ -347,7 +361,7 @@ pub struct Projection {
 }
 
 /// A projection that stopped advancing, and what stopped it.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StoppedProjection {
     pub name: String,
     pub position: i64,

@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use stockflow_query_service::{App, Config};
-use stockflow_testkit::TestDatabase;
-use tokio::sync::oneshot;
+use stockflow_testkit::{Running, TestDatabase, database_args};
 use uuid::Uuid;
 
 pub use stockflow_testkit::{TEST_SECRET, TestResponse, assert_keys};
@@ -25,10 +24,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database: String,
     pub database_url: String,
-    /// Dropped (and so removed) with the app.
+    service: Running,
+    /// Dropped (and so removed) with the app, after the service.
     test_database: TestDatabase,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -43,38 +41,25 @@ impl TestApp {
         let database = test_database.name.clone();
         let database_url = test_database.url.clone();
         let mut config = Config {
-            database: stockflow_edge::args::DatabaseArgs {
-                url: database_url.clone(),
-                migrate: true,
-            },
+            database: database_args(&database_url, true),
             listen_addr: "127.0.0.1:0".into(),
             web: stockflow_testkit::web_config(),
             ..Config::defaults()
         };
         configure(&mut config);
-        let app = App::build(config).await.expect("the query service starts");
-        let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = app
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let service = Running::start(App::build(config).await.expect("the query service starts"));
         TestApp {
-            addr,
+            addr: service.addr,
             client: authorized_client(),
             database,
             database_url,
+            service,
             test_database,
-            stop: Some(stop),
-            task: Some(task),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.service.url(path)
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
@@ -91,7 +76,7 @@ impl TestApp {
 
     /// Sends any request built on `self.client` and reads the answer.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> TestResponse {
-        stockflow_testkit::read(request.send().await.expect("the service answers")).await
+        stockflow_testkit::send(request).await
     }
 
     /// Follows `next_cursor` from `path` (which has a `?`) to the end; returns every page.
@@ -335,12 +320,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.service.abort();
         // The database goes with `test_database`, dropped after this.
     }
 }

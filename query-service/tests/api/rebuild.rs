@@ -2,20 +2,9 @@
 //! prepared statements and position tracking must follow the new tables at once.
 
 use sqlx::Connection;
+use stockflow_projector::rebuild::TABLES;
 
 use crate::helpers::{TestApp, product};
-
-const TABLES: [&str; 9] = [
-    "products",
-    "orders",
-    "order_lines",
-    "customers",
-    "customer_lifetime_values",
-    "daily_sales",
-    "daily_sku_sales",
-    "replenishments",
-    "projections",
-];
 
 #[tokio::test]
 async fn queries_follow_a_rebuild_that_swaps_the_read_schema() {

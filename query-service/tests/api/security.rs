@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use stockflow_edge::{Scope, mint_token};
+use stockflow_testkit::{forged_token, unix_now};
 
 use crate::helpers::{TEST_SECRET, TestApp};
 
@@ -70,46 +71,17 @@ async fn a_request_that_outlives_its_time_limit_is_answered_503() {
     assert_eq!(response.header("retry-after"), Some("1"));
 }
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A token with this header and these claims, signed HS256 with `secret` (or not at all).
-fn forged(header: serde_json::Value, claims: serde_json::Value, secret: Option<&str>) -> String {
-    use hmac::{Hmac, Mac};
-    let signing_input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    let signature = secret.map_or_else(String::new, |secret| {
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-        mac.update(signing_input.as_bytes());
-        b64(&mac.finalize().into_bytes())
-    });
-    format!("{signing_input}.{signature}")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-}
-
 #[tokio::test]
 async fn forged_unsigned_expired_and_lookalike_tokens_are_refused() {
     use serde_json::json;
     let app = TestApp::spawn().await;
     let hs256 = json!({"alg": "HS256", "typ": "JWT"});
-    let claims = |scope: &str| json!({"sub": "x", "scope": scope, "exp": now() + 600});
-    let valid = forged(hs256.clone(), claims("queries:read"), Some(TEST_SECRET));
+    let claims = |scope: &str| json!({"sub": "x", "scope": scope, "exp": unix_now() + 600});
+    let valid = forged_token(hs256.clone(), claims("queries:read"), Some(TEST_SECRET));
     let refused_401 = [
         (
             "wrong signature",
-            forged(
+            forged_token(
                 hs256.clone(),
                 claims("queries:read"),
                 Some("another-secret-of-at-least-32-chars!!"),
@@ -117,31 +89,31 @@ async fn forged_unsigned_expired_and_lookalike_tokens_are_refused() {
         ),
         (
             "alg none",
-            forged(json!({"alg": "none"}), claims("admin"), None),
+            forged_token(json!({"alg": "none"}), claims("admin"), None),
         ),
         (
             "alg NONE, signed",
             format!(
                 "{}{}",
-                forged(json!({"alg": "NONE"}), claims("admin"), None),
+                forged_token(json!({"alg": "NONE"}), claims("admin"), None),
                 valid.rsplit('.').next().expect("a signature")
             ),
         ),
         (
             "alg HS512",
-            forged(json!({"alg": "HS512"}), claims("admin"), Some(TEST_SECRET)),
+            forged_token(json!({"alg": "HS512"}), claims("admin"), Some(TEST_SECRET)),
         ),
         (
             "expired",
-            forged(
+            forged_token(
                 hs256.clone(),
-                json!({"sub": "x", "scope": "queries:read", "exp": now() - 600}),
+                json!({"sub": "x", "scope": "queries:read", "exp": unix_now() - 600}),
                 Some(TEST_SECRET),
             ),
         ),
         (
             "no expiry",
-            forged(
+            forged_token(
                 hs256.clone(),
                 json!({"sub": "x", "scope": "queries:read"}),
                 Some(TEST_SECRET),
@@ -149,9 +121,9 @@ async fn forged_unsigned_expired_and_lookalike_tokens_are_refused() {
         ),
         (
             "not valid before tomorrow",
-            forged(
+            forged_token(
                 hs256.clone(),
-                json!({"sub": "x", "scope": "queries:read", "exp": now() + 172_800, "nbf": now() + 86_400}),
+                json!({"sub": "x", "scope": "queries:read", "exp": unix_now() + 172_800, "nbf": unix_now() + 86_400}),
                 Some(TEST_SECRET),
             ),
         ),
@@ -169,7 +141,7 @@ async fn forged_unsigned_expired_and_lookalike_tokens_are_refused() {
         "commands:write",
         "",
     ] {
-        let token = forged(hs256.clone(), claims(scope), Some(TEST_SECRET));
+        let token = forged_token(hs256.clone(), claims(scope), Some(TEST_SECRET));
         let (status, body) = status_with(&app, Some(token)).await;
         assert_eq!(status, 403, "scope {scope:?}: {body}");
         assert!(body.contains("\"code\":\"forbidden\""), "{scope:?}: {body}");

@@ -92,18 +92,10 @@ pub fn check_read_models(truth: &Truth, served: &Served, findings: &mut Findings
     }
     for (id, order) in &truth.orders {
         let expected: Vec<ServedLine> = order
-            .order
-            .lines
-            .iter()
-            .map(|l| {
-                (
-                    *id,
-                    l.sku.clone(),
-                    l.quantity,
-                    l.reserved,
-                    l.backordered,
-                    l.unit_price_cents,
-                )
+            .lines()
+            .into_iter()
+            .map(|(sku, quantity, reserved, backordered, price)| {
+                (*id, sku, quantity, reserved, backordered, price)
             })
             .collect();
         let actual = lines.remove(id).unwrap_or_default();
