@@ -59,12 +59,7 @@ async fn the_pipeline_exports_its_metrics() {
         .ok();
 
     // The services of a test share one process, and so one registry.
-    let metrics = reqwest::get(stack.command_url("/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = scrape(&stack).await;
     for name in [
         "stockflow_commands_total",
         "stockflow_command_duration_seconds_bucket",
@@ -87,12 +82,7 @@ async fn the_pipeline_exports_its_metrics() {
 #[tokio::test]
 async fn every_metric_is_described_and_present_before_the_first_event() {
     let stack = Stack::spawn().await;
-    let metrics = reqwest::get(stack.command_url("/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = scrape(&stack).await;
     let catalog = stockflow_command_service::metrics::CATALOG
         .iter()
         .chain(stockflow_projector::metrics::CATALOG);
@@ -154,4 +144,14 @@ async fn logs_can_be_json_lines() {
         );
         assert!(!line.contains("password"), "{line}");
     }
+}
+
+/// The Prometheus text the stack's services export (they share one process's registry).
+async fn scrape(stack: &Stack) -> String {
+    reqwest::get(stack.command_url("/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text")
 }
