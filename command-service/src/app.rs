@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stockflow_edge::{ListenError, Scope, Server, Service};
+use stockflow_edge::{ListenError, Server, Service};
 use stockflow_event_store::EventStore;
 use stockflow_event_store::database as db;
 use tokio::task::JoinHandle;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::relay::{self, RelayConfig, RelayStatus};
+use crate::replay::Replays;
 use crate::writer;
 
 /// How long idempotency outcomes are kept (docs/api.md: at least 24 h).
@@ -28,12 +29,15 @@ pub enum StartupError {
     Database(#[from] db::DbError),
     #[error(transparent)]
     Listen(#[from] ListenError),
+    #[error("cannot look for replays cut short: {0}")]
+    Replays(#[source] sqlx::Error),
 }
 
 pub struct App {
     server: Server,
     writer: JoinHandle<()>,
     relay: Option<JoinHandle<()>>,
+    replays: Arc<Replays>,
     background: CancellationToken,
 }
 
@@ -64,19 +68,29 @@ impl App {
             ))
         });
         tokio::spawn(purge_idempotency(store, background.child_token()));
+        let replays = Arc::new(Replays::new(
+            pool.clone(),
+            config.broker.url.clone(),
+            config.replay_rate,
+            background.child_token(),
+        ));
+        replays.recover().await.map_err(StartupError::Replays)?;
+        tokio::spawn(replays.clone().keep_recovering());
 
         let router = http::router(AppState {
             writer: writer_handle,
             pool,
             relay: relay_status,
+            replays: replays.clone(),
         });
         let router =
             stockflow_edge::metrics::instrument(router, "command-service", crate::metrics::CATALOG);
-        let router = stockflow_edge::protect(router, &config.web, Scope::CommandsWrite);
+        let router = stockflow_edge::protect_by_path(router, &config.web, crate::scopes::required);
         Ok(App {
             server: Server::bind(&config.listen_addr, router).await?,
             writer,
             relay,
+            replays,
             background,
         })
     }
@@ -88,12 +102,14 @@ impl Service for App {
     }
 
     /// Serves until `signal`, then drains: in-flight requests finish, the writer commits
-    /// what it was given, and the relay publishes what was committed.
+    /// what it was given, and the relay publishes what was committed. Replays stop where
+    /// they are (the next start marks them failed, to be resumed).
     async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let served = self.server.serve_until(signal).await;
         // The router held the last writer handles: the writer now drains its queue and stops.
         let _ = self.writer.await;
         self.background.cancel();
+        self.replays.drain().await;
         if let Some(relay) = self.relay {
             let _ = relay.await;
         }

@@ -20,6 +20,11 @@ pub struct Config {
     /// Run the relay in this process (turn off to run it elsewhere).
     #[arg(long, env = "RELAY", default_value_t = true, action = clap::ArgAction::Set)]
     pub relay: bool,
+    /// Messages per second a replay publishes, at most (docs/api.md, "Replaying events into
+    /// a queue"): low enough that live commands keep their latency while one runs.
+    #[arg(long, env = "REPLAY_RATE", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub replay_rate: u32,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
     #[command(flatten)]

@@ -12,6 +12,8 @@ pub const RELAY_LAG_EVENTS: &str = "stockflow_relay_lag_events";
 pub const RELAY_PUBLISHED_POSITION: &str = "stockflow_relay_published_position";
 pub const RELAY_CONFIRMS: &str = "stockflow_relay_confirms_total";
 pub const RELAY_CONFIRMED_AFTER: &str = "stockflow_relay_confirmed_after_seconds";
+pub const REPLAY_EVENTS_PUBLISHED: &str = "stockflow_replay_events_published_total";
+pub const REPLAYS_RUNNING: &str = "stockflow_replays_running";
 
 pub const CATALOG: &[Metric] = &[
     Metric::counter(
@@ -71,4 +73,9 @@ pub const CATALOG: &[Metric] = &[
         Unit::Seconds,
         "Time from an event's commit to the broker's confirm of it.",
     ),
+    Metric::counter(
+        REPLAY_EVENTS_PUBLISHED,
+        "Events replays published to a queue and the broker confirmed.",
+    ),
+    Metric::gauge(REPLAYS_RUNNING, "Replays this service is running."),
 ];

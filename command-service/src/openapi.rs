@@ -4,7 +4,6 @@
 //! `/openapi.json`, with Swagger UI at `/docs` (`stockflow_edge::openapi`).
 //! `command-service/openapi.json` is the committed copy; tests/api/openapi.rs keeps them equal.
 
-use stockflow_edge::Scope;
 use stockflow_edge::openapi::{add_missing, header, optional_parameter, problem, retry_after};
 use utoipa::OpenApi as _;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -27,6 +26,8 @@ use crate::replies::{FieldError, OrderStatus, Problem};
     tags(
         (name = "products", description = "Product commands"),
         (name = "orders", description = "Order commands"),
+        (name = "admin", description = "Operations, with the `admin` scope: replaying stored \
+            events into a queue"),
         (name = "health", description = "Liveness and readiness, without a token"),
     ),
 )]
@@ -41,6 +42,9 @@ fn string_header_schema() -> ObjectBuilder {
 /// naming a product or an order. The bearer scheme and the guard's refusals come from the
 /// edge (`stockflow_edge::openapi::document`).
 fn add_common(path: &str, operation: &mut Operation) {
+    if path.starts_with("/v1/admin/") {
+        return add_admin(operation);
+    }
     // These commands take `{}` or no body at all.
     if matches!(
         operation.operation_id.as_deref(),
@@ -154,6 +158,22 @@ fn add_common(path: &str, operation: &mut Operation) {
     }
 }
 
+/// What the operators' operations share beside the guard's refusals: the outages they can
+/// meet. They take none of the command headers.
+fn add_admin(operation: &mut Operation) {
+    add_missing(
+        operation,
+        [(
+            "503",
+            problem(
+                "`service_unavailable` (PostgreSQL or RabbitMQ cannot be reached) or \
+                 `request_timeout`",
+            )
+            .header("Retry-After", retry_after()),
+        )],
+    );
+}
+
 /// The document's shared parts, before the routes add their operations.
 pub(crate) fn base() -> OpenApi {
     ApiDoc::openapi()
@@ -162,5 +182,5 @@ pub(crate) fn base() -> OpenApi {
 /// The document as served and committed, from the routes' operations: pretty, in a stable
 /// order.
 pub(crate) fn document(api: OpenApi) -> String {
-    stockflow_edge::openapi::document(api, Scope::CommandsWrite, add_common)
+    stockflow_edge::openapi::document_by_path(api, crate::scopes::required, add_common)
 }

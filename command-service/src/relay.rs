@@ -13,16 +13,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Confirmation, PublisherConfirm};
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{Connection, PgConnection};
 use stockflow_broker as amqp;
 use stockflow_event_store::{EventStore, StoredEvent};
-use stockflow_events::CLOUDEVENTS_CONTENT_TYPE;
 use tokio_util::sync::CancellationToken;
 
 /// Messages published and not yet confirmed, at most.
@@ -345,21 +342,7 @@ async fn publish(
     exchange: &str,
     event: &StoredEvent,
 ) -> Result<PublisherConfirm, RelayError> {
-    let cloud_event = event.to_cloud_event();
-    let body = serde_json::to_vec(&cloud_event).expect("a CloudEvent always serializes");
-    let mut headers = FieldTable::default();
-    headers.insert("position".into(), AMQPValue::LongLongInt(event.position));
-    let mut properties = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type(CLOUDEVENTS_CONTENT_TYPE.into())
-        .with_message_id(event.event_id.to_string().into())
-        .with_type(cloud_event.event_type.as_str().into())
-        .with_app_id("stockflow".into())
-        .with_timestamp(u64::try_from(event.recorded_at.timestamp()).unwrap_or(0))
-        .with_headers(headers);
-    if let Some(correlation_id) = cloud_event.correlationid {
-        properties = properties.with_correlation_id(correlation_id.to_string().into());
-    }
+    let (body, properties) = crate::message::message(event);
     Ok(channel
         .basic_publish(
             exchange.into(),

@@ -36,7 +36,18 @@ Delivery is at least once, in position order per queue: a subscriber deduplicate
 The CloudEvents `type` ends in the payload's type version (`.v1`). Changes that keep every \
 published field are made in place (new optional fields may appear: ignore what you do not \
 know); a change that breaks a published version is published as a new version, and older \
-versions stay readable.";
+versions stay readable.
+
+A queue receives only what is published after it is bound. A subscriber that joins late, or \
+lost its queue, catches up from the store, keyed by `position`: it binds its queue first (so \
+nothing published meanwhile is missed), then reads the history it lacks, either page by page \
+from the query service's event feed (`GET /v1/events?after=<position>`, scope `events:read`; \
+the same path with `Accept: text/event-stream` follows live too) or by asking the command \
+service to replay a range into its queue (`POST /v1/admin/replays`, scope `admin`). Feed and \
+replay carry byte for byte the messages published here. It keeps the position of the last \
+event it handled with what it did, and skips any event at or below it: the live queue and the \
+catch-up overlap, and the overlap is deduplicated on `position` (or `id`). \
+`examples/supplier-notifier` does exactly this.";
 
 /// The AsyncAPI document, one message per sample's event type (the first sample of a type is
 /// its example).

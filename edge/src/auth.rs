@@ -1,6 +1,6 @@
 //! Bearer tokens: HS256 JWTs signed with `AUTH_JWT_SECRET`, carrying `sub`, `exp` and a
-//! space-separated `scope` claim that grants `commands:write`, `queries:read` and/or `admin`
-//! (which grants all).
+//! space-separated `scope` claim that grants `commands:write`, `queries:read`, `events:read`
+//! and/or `admin` (which grants all).
 
 use std::time::Duration;
 
@@ -14,6 +14,10 @@ pub enum Scope {
     CommandsWrite,
     #[value(name = "queries:read")]
     QueriesRead,
+    /// The event feed of the query service (`/v1/events`), which `queries:read` does not open:
+    /// it shows every event with its metadata, not only the read models.
+    #[value(name = "events:read")]
+    EventsRead,
     #[value(name = "admin")]
     Admin,
 }
@@ -23,6 +27,7 @@ impl Scope {
         match self {
             Scope::CommandsWrite => "commands:write",
             Scope::QueriesRead => "queries:read",
+            Scope::EventsRead => "events:read",
             Scope::Admin => "admin",
         }
     }

@@ -66,7 +66,8 @@ impl WebConfig {
 struct Guard {
     key: Option<DecodingKey>,
     validation: Validation,
-    required: Scope,
+    /// The scope a request needs, by its path.
+    required: Box<dyn Fn(&str) -> Scope + Send + Sync>,
     limiter: Option<RateLimiter>,
     timeout: Duration,
 }
@@ -74,6 +75,16 @@ struct Guard {
 /// Wraps a service's router: `/v1/…` needs a token with `required` (or `admin`) and is rate
 /// limited per token; every answer gets the security headers; every request a time limit.
 pub fn protect(router: Router, config: &WebConfig, required: Scope) -> Router {
+    protect_by_path(router, config, move |_| required)
+}
+
+/// [`protect`], with the scope `/v1/…` needs chosen by the request's path: for a service
+/// whose API has parts opened by different scopes.
+pub fn protect_by_path(
+    router: Router,
+    config: &WebConfig,
+    required: impl Fn(&str) -> Scope + Send + Sync + 'static,
+) -> Router {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 30;
     // jsonwebtoken ignores `nbf` unless told: a token must not work before its time.
@@ -84,7 +95,7 @@ pub fn protect(router: Router, config: &WebConfig, required: Scope) -> Router {
             .as_deref()
             .map(|s| DecodingKey::from_secret(s.as_bytes())),
         validation,
-        required,
+        required: Box::new(required),
         limiter: (config.rate_limit_per_second > 0)
             .then(|| RateLimiter::new(config.rate_limit_per_second)),
         timeout: Duration::from_millis(config.request_timeout_ms),
@@ -180,17 +191,13 @@ fn authorize(guard: &Guard, request: &Request) -> Result<(), Response> {
                     _ => unauthorized("the token is not valid"),
                 })?
                 .claims;
+            let required = (guard.required)(request.uri().path());
             let granted: Vec<&str> = claims.scope.split_whitespace().collect();
-            if !granted.contains(&guard.required.as_str())
-                && !granted.contains(&Scope::Admin.as_str())
-            {
+            if !granted.contains(&required.as_str()) && !granted.contains(&Scope::Admin.as_str()) {
                 return Err(problem(
                     StatusCode::FORBIDDEN,
                     "forbidden",
-                    &format!(
-                        "the token does not grant the `{}` scope",
-                        guard.required.as_str()
-                    ),
+                    &format!("the token does not grant the `{}` scope", required.as_str()),
                 ));
             }
             claims.sub

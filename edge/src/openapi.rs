@@ -22,11 +22,32 @@ use crate::auth::Scope;
 /// The document as served and committed: each operation tagged with its area, and the bearer
 /// scheme, granting `scope`, required by every operation of the API, which also gets the
 /// guard's refusals and then whatever `common` adds; pretty, in a stable order.
-pub fn document(
+pub fn document(api: OpenApi, scope: Scope, common: impl FnMut(&str, &mut Operation)) -> String {
+    document_by_path(api, move |_| scope, common)
+}
+
+/// [`document`], with the scope each path's operations require chosen by the path: for a
+/// service guarded with `crate::protect_by_path`.
+pub fn document_by_path(
     mut api: OpenApi,
-    scope: Scope,
+    scope_of: impl Fn(&str) -> Scope,
     mut common: impl FnMut(&str, &mut Operation),
 ) -> String {
+    let mut scopes: Vec<&str> = Vec::new();
+    for path in api.paths.paths.keys().filter(|p| p.starts_with("/v1/")) {
+        let scope = scope_of(path.as_str()).as_str();
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let granted = match scopes.as_slice() {
+        [] => "`admin`".to_owned(),
+        [one] if *one != Scope::Admin.as_str() => format!("`{one}` (or `admin`)"),
+        several => format!(
+            "the scope each operation names (`{}`); `admin` grants them all",
+            several.join("`, `")
+        ),
+    };
     api.components
         .get_or_insert_with(Default::default)
         .add_security_scheme(
@@ -36,14 +57,13 @@ pub fn document(
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(format!(
-                        "An HS256 JWT whose space-separated `scope` claim grants `{}` (or \
-                         `admin`).",
-                        scope.as_str()
+                        "An HS256 JWT whose space-separated `scope` claim grants {granted}."
                     )))
                     .build(),
             ),
         );
     for (path, item) in api.paths.paths.iter_mut() {
+        let scope = scope_of(path.as_str());
         // An operation of the API is tagged with its area, `/v1/<area>/…`; outside `/v1` only
         // liveness and readiness are documented.
         let area = path

@@ -4,8 +4,10 @@
 
 pub mod channels;
 pub mod database;
+mod feed;
 mod store;
 
+pub use feed::{FeedFilter, published_body};
 pub use store::{
     AppendBatch, AppendError, EventStore, IdempotencyRecord, NewEvent, StoredEvent,
     StoredIdempotency, StoredStream, StreamWrite,

@@ -23,8 +23,15 @@ pub const TABLES: &[&str] = &[
     "daily_sales",
     "daily_sku_sales",
     "replenishments",
+    "stock_movements",
+    "product_prices",
     "projections",
 ];
+
+/// The tables only ever appended to: no upsert needs their keys, so a rebuild fills them
+/// without and builds the keys with the other indexes, afterwards (much quicker than keeping
+/// a key up row by row).
+const APPEND_ONLY: &[&str] = &["stock_movements", "product_prices"];
 
 /// The fresh tables' schema.
 const NEXT: &str = Schema::Rebuild.name();
@@ -122,22 +129,7 @@ async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     }
-    let keys = sqlx::query!(
-        r#"SELECT r.relname::text AS "table!", c.conname::text AS "name!",
-                  pg_get_constraintdef(c.oid) AS "definition!"
-             FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
-            WHERE c.connamespace = 'read'::regnamespace AND c.contype IN ('p', 'u')"#
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for key in keys {
-        let (table, name, definition) = (key.table, key.name, key.definition);
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "ALTER TABLE {NEXT}.{table} ADD CONSTRAINT {name} {definition}"
-        )))
-        .execute(&mut *tx)
-        .await?;
-    }
+    add_keys(&mut tx, false).await?;
     // The fresh projections table is named through the search path, as the batches name
     // theirs: the database the query macros are checked against has no read_next.
     sqlx::query!("SELECT set_config('search_path', $1, true)", NEXT)
@@ -149,8 +141,34 @@ async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// Builds the live tables' other indexes on the fresh ones.
+/// Adds the live tables' keys to the fresh ones: those of the append-only tables, or those
+/// of the others.
+async fn add_keys(db: &mut sqlx::PgConnection, append_only: bool) -> Result<(), sqlx::Error> {
+    let keys = sqlx::query!(
+        r#"SELECT r.relname::text AS "table!", c.conname::text AS "name!",
+                  pg_get_constraintdef(c.oid) AS "definition!"
+             FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+            WHERE c.connamespace = 'read'::regnamespace AND c.contype IN ('p', 'u')
+              AND (r.relname::text = ANY($1)) = $2"#,
+        APPEND_ONLY as &[&str],
+        append_only,
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    for key in keys {
+        let (table, name, definition) = (key.table, key.name, key.definition);
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {NEXT}.{table} ADD CONSTRAINT {name} {definition}"
+        )))
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Builds the live tables' other indexes on the fresh ones, and the append-only tables' keys.
 async fn index(db: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    add_keys(db, true).await?;
     let definitions = sqlx::query_scalar!(
         r#"SELECT indexdef AS "indexdef!" FROM pg_indexes i
             WHERE schemaname = 'read' AND NOT EXISTS (

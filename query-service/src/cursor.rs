@@ -20,6 +20,8 @@ pub enum Listing {
     Products,
     Orders,
     Replenishments,
+    Movements,
+    Stock,
 }
 
 impl Listing {
@@ -28,6 +30,8 @@ impl Listing {
             Listing::Products => "products",
             Listing::Orders => "orders",
             Listing::Replenishments => "replenishments",
+            Listing::Movements => "movements",
+            Listing::Stock => "stock",
         }
     }
 }

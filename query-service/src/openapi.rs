@@ -5,14 +5,16 @@
 //! `/docs` (`stockflow_edge::openapi`). `query-service/openapi.json` is the committed copy;
 //! tests/api/openapi.rs keeps them equal.
 
-use stockflow_edge::Scope;
 use stockflow_edge::openapi::{add_missing, header, optional_parameter, problem, retry_after};
+use stockflow_events::Event;
 use utoipa::OpenApi as _;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::AnyOf;
+use utoipa::openapi::schema::ArrayBuilder;
 use utoipa::openapi::{ObjectBuilder, OpenApi, RefOr, Schema, Type};
 
 use crate::http::error::Problem;
+use crate::http::events::{self, required_scope};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -22,7 +24,9 @@ use crate::http::error::Problem;
             and replenishments from the read models the projector keeps. Every answer carries \
             `X-Projection-Position`, the global position the read models reflect; \
             `min_position` (or `X-Min-Position`) waits for a position a command returned, so \
-            a client reads its own writes. Every refusal is an RFC 9457 problem \
+            a client reads its own writes. `/v1/events` serves the event store itself, every \
+            event as it was published, paged or live, to subscribers that join late (scope \
+            `events:read`). Every refusal is an RFC 9457 problem \
             (`application/problem+json`) with a stable `code`.",
         license(name = "MIT", identifier = "MIT"),
     ),
@@ -31,9 +35,10 @@ use crate::http::error::Problem;
         (name = "products", description = "The catalogue and its stock"),
         (name = "orders", description = "Orders and their lines"),
         (name = "customers", description = "Customers' order counts and lifetime value"),
-        (name = "analytics", description = "Sales over time or by sku"),
+        (name = "analytics", description = "Sales over time or by sku; stock and its value at any instant"),
         (name = "replenishments", description = "Stock requested from suppliers"),
         (name = "projections", description = "How far the read models are behind"),
+        (name = "events", description = "Every stored event as published, paged or live (scope `events:read`)"),
         (name = "health", description = "Liveness and readiness, without a token"),
     ),
 )]
@@ -100,6 +105,30 @@ fn add_common(_path: &str, operation: &mut Operation) {
     }
 }
 
+/// The feed's `type` takes the routing keys of the contract, and `<aggregate>.*` for each
+/// aggregate: listed from the event catalogue, so the document cannot fall behind it.
+fn event_types(operation: &mut Operation) {
+    let mut values: Vec<String> = Vec::new();
+    for (aggregate, name, _) in Event::CATALOGUE {
+        let whole = format!("{}.*", aggregate.as_str());
+        if !values.contains(&whole) {
+            values.push(whole);
+        }
+        values.push(format!("{}.{name}", aggregate.as_str()));
+    }
+    let items = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values));
+    let schema = RefOr::T(Schema::Array(ArrayBuilder::new().items(items).build()));
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.name == "type"
+        {
+            parameter.schema = Some(schema.clone());
+        }
+    }
+}
+
 /// The document's shared parts, before the routes add their operations.
 pub(crate) fn base() -> OpenApi {
     ApiDoc::openapi()
@@ -116,5 +145,10 @@ pub(crate) fn document(mut api: OpenApi) -> String {
         any_of.description = one_of.description.take();
         schemas.insert("SalesRows".into(), RefOr::T(Schema::AnyOf(any_of)));
     }
-    stockflow_edge::openapi::document(api, Scope::QueriesRead, add_common)
+    stockflow_edge::openapi::document_by_path(api, required_scope, |path, operation| {
+        if path == events::PATH {
+            event_types(operation);
+        }
+        add_common(path, operation);
+    })
 }

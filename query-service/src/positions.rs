@@ -1,13 +1,17 @@
-//! The read models' position as this process last saw it, kept fresh without polling per
-//! request: the projector sends `pg_notify('stockflow_projections', …)` when it commits, a
-//! listener wakes a refresher, and the refresher re-reads `read.projections` into a watch
-//! that `min_position` waiters await. A timer re-reads too, for notifications lost while
-//! the listener reconnects.
+//! A position as this process last saw it, kept fresh without polling per request: a
+//! PostgreSQL notification wakes a refresher, which re-reads the position into a watch that
+//! waiters await. A timer re-reads too, for notifications lost while the listener reconnects.
+//! Two positions are followed so: the read models' (`read.projections`, notified by the
+//! projector) for `min_position` waits, and the store's head (notified by every append) for
+//! the event feed. A notification is only ever a reason to read again, never the value.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -17,6 +21,41 @@ use crate::read_models::ReadModels;
 
 /// The channel the projector notifies on, in the transaction that advances its position.
 pub const CHANNEL: &str = stockflow_event_store::channels::PROJECTIONS;
+
+/// Reads the followed position from the database.
+pub type Reader =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<i64, sqlx::Error>> + Send>> + Send + Sync>;
+
+/// What a [`Positions`] follows: the position `read` reads, and the `channel` that is
+/// notified when it moves, on the database of `pool`.
+#[derive(Clone)]
+pub struct Source {
+    /// For the logs: `the projections' position`, `the store's head`.
+    pub name: &'static str,
+    pub pool: PgPool,
+    pub channel: &'static str,
+    pub read: Reader,
+}
+
+impl Source {
+    pub fn new<F, R>(name: &'static str, pool: PgPool, channel: &'static str, read: F) -> Source
+    where
+        F: Fn() -> R + Send + Sync + 'static,
+        R: Future<Output = Result<i64, sqlx::Error>> + Send + 'static,
+    {
+        let read: Reader = Arc::new(
+            move || -> Pin<Box<dyn Future<Output = Result<i64, sqlx::Error>> + Send>> {
+                Box::pin(read())
+            },
+        );
+        Source {
+            name,
+            pool,
+            channel,
+            read,
+        }
+    }
+}
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -34,9 +73,25 @@ pub struct Positions {
 }
 
 impl Positions {
-    /// Starts from `initial` and keeps the position current until `stop`.
+    /// Follows the read models' position from `initial` until `stop`.
     pub fn start(
         read: ReadModels,
+        initial: i64,
+        poll_interval: Duration,
+        stop: CancellationToken,
+    ) -> (Positions, Vec<JoinHandle<()>>) {
+        let pool = read.pool().clone();
+        let source = Source::new("the projections' position", pool, CHANNEL, move || {
+            let read = read.clone();
+            async move { read.position().await }
+        });
+        Positions::follow(source, initial, poll_interval, stop)
+    }
+
+    /// Follows `source` from `initial`, re-reading it when notified and every
+    /// `poll_interval`, until `stop`.
+    pub fn follow(
+        source: Source,
         initial: i64,
         poll_interval: Duration,
         stop: CancellationToken,
@@ -49,8 +104,8 @@ impl Positions {
             }),
         };
         let tasks = vec![
-            tokio::spawn(positions.clone().listen(read.clone(), stop.clone())),
-            tokio::spawn(positions.clone().refresh_loop(read, poll_interval, stop)),
+            tokio::spawn(positions.clone().listen(source.clone(), stop.clone())),
+            tokio::spawn(positions.clone().refresh_loop(source, poll_interval, stop)),
         ];
         (positions, tasks)
     }
@@ -59,6 +114,11 @@ impl Positions {
     /// this call reflects at least this position.
     pub fn current(&self) -> i64 {
         *self.shared.position.borrow()
+    }
+
+    /// A receiver of every change of the position, for waits of their own.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.shared.position.subscribe()
     }
 
     /// Whether notifications are arriving (false while the listener reconnects, when only the
@@ -88,7 +148,7 @@ impl Positions {
     /// Re-reads the position whenever the listener or the timer asks. One task does all the
     /// reads, one after another, so a later read never loses to an earlier one; a burst of
     /// notifications during a read costs one more read, not one each.
-    async fn refresh_loop(self, read: ReadModels, interval: Duration, stop: CancellationToken) {
+    async fn refresh_loop(self, source: Source, interval: Duration, stop: CancellationToken) {
         let mut timer = tokio::time::interval(interval);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -97,7 +157,7 @@ impl Positions {
                 () = self.shared.refresh.notified() => {}
                 _ = timer.tick() => {}
             }
-            match read.position().await {
+            match (source.read)().await {
                 Ok(position) => {
                     self.shared.position.send_if_modified(|known| {
                         let changed = *known != position;
@@ -105,15 +165,15 @@ impl Positions {
                         changed
                     });
                 }
-                Err(error) => tracing::warn!(%error, "cannot read the projections' position"),
+                Err(error) => tracing::warn!(%error, "cannot read {}", source.name),
             }
         }
     }
 
-    /// LISTENs for the projector's notifications, reconnecting with backoff when the
-    /// connection drops. It has a connection of its own, outside the query pool.
-    async fn listen(self, read: ReadModels, stop: CancellationToken) {
-        let options = read.pool().connect_options().as_ref().clone();
+    /// LISTENs for the source's notifications, reconnecting with backoff when the connection
+    /// drops. It has a connection of its own, outside the query pool.
+    async fn listen(self, source: Source, stop: CancellationToken) {
+        let options = source.pool.connect_options().as_ref().clone();
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .max_lifetime(None)
@@ -123,14 +183,14 @@ impl Positions {
         loop {
             let error = tokio::select! {
                 () = stop.cancelled() => return,
-                error = self.listen_once(&pool) => error,
+                error = self.listen_once(&pool, source.channel) => error,
             };
             if self.shared.listening.swap(false, Ordering::Relaxed) {
                 // It had been working: the next attempt is a fresh start, not a retry storm.
                 backoff = MIN_BACKOFF;
             }
             tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64,
-                "lost the projection notifications; reconnecting");
+                "lost the notifications of {}; reconnecting", source.name);
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
@@ -140,7 +200,7 @@ impl Positions {
     }
 
     /// One listening session; returns why it ended.
-    async fn listen_once(&self, pool: &sqlx::PgPool) -> sqlx::Error {
+    async fn listen_once(&self, pool: &PgPool, channel: &str) -> sqlx::Error {
         let mut listener = match PgListener::connect_with(pool).await {
             Ok(listener) => listener,
             Err(error) => return error,
@@ -148,7 +208,7 @@ impl Positions {
         // A lost connection ends the session instead of being mended inside sqlx, so the
         // catch-up read below follows every new LISTEN.
         listener.eager_reconnect(false);
-        if let Err(error) = listener.listen(CHANNEL).await {
+        if let Err(error) = listener.listen(channel).await {
             return error;
         }
         self.shared.listening.store(true, Ordering::Relaxed);

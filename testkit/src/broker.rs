@@ -35,6 +35,19 @@ pub async fn inspect_queue(queue: &str) -> Option<lapin::Queue> {
     declared
 }
 
+/// Deletes `queue`, messages and all, if it is there (a subscriber losing its queue).
+pub async fn delete_queue(queue: &str) {
+    let connection = stockflow_broker::connect(&amqp_url(), "stockflow-test-inspector")
+        .await
+        .expect("RabbitMQ is reachable");
+    let channel = connection.create_channel().await.expect("a channel");
+    channel
+        .queue_delete(queue.into(), QueueDeleteOptions::default())
+        .await
+        .expect("the queue is deleted");
+    let _ = connection.close(200, "done".into()).await;
+}
+
 /// An events exchange and a projector queue no other test uses. Dropping it deletes both,
 /// with the queue's dead-letter exchange and queue.
 #[derive(Debug)]
@@ -101,6 +114,8 @@ pub struct Received {
     pub amqp_type: Option<String>,
     pub persistent: bool,
     pub event: CloudEvent,
+    /// The message body as published, byte for byte.
+    pub body: Vec<u8>,
 }
 
 /// An exclusive queue bound to `#` on an events exchange; it goes when the subscriber does.
@@ -211,6 +226,7 @@ impl Subscriber {
                 amqp_type: properties.kind().as_ref().map(|s| s.to_string()),
                 persistent: *properties.delivery_mode() == Some(2),
                 event,
+                body: delivery.data.clone(),
             });
             delivery.ack(BasicAckOptions::default()).await.expect("ack");
         }

@@ -13,13 +13,15 @@ pub mod database;
 pub mod http;
 pub mod openapi;
 mod service;
+pub mod sse;
 mod token;
 pub mod truth;
 
-pub use broker::{BrokerNames, Received, Subscriber, inspect_queue};
+pub use broker::{BrokerNames, Received, Subscriber, delete_queue, inspect_queue};
 pub use database::TestDatabase;
 pub use http::{TestResponse, assert_keys, authorized_client, read, send};
 pub use service::Running;
+pub use sse::{Frame, SseReader};
 pub use token::{forged_token, unix_now};
 pub use truth::{Folded, assert_invariants};
 

@@ -25,6 +25,14 @@ pub enum ApiError {
     /// A path order id that is not a UUID.
     #[error("no order {0}")]
     OrderNotFound(String),
+    /// A replay's target queue that the broker does not have.
+    #[error("the broker has no queue `{0}`")]
+    QueueNotFound(String),
+    /// A path replay id that names no replay.
+    #[error("no replay {0}")]
+    ReplayNotFound(String),
+    #[error("{0} replays are running already; wait for one to end")]
+    ReplayLimit(usize),
     #[error("no such resource")]
     RouteNotFound,
     #[error("method not allowed here")]
@@ -39,9 +47,12 @@ impl ApiError {
             ApiError::MalformedBody(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ProductNotFound(_) | ApiError::OrderNotFound(_) | ApiError::RouteNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::ProductNotFound(_)
+            | ApiError::OrderNotFound(_)
+            | ApiError::QueueNotFound(_)
+            | ApiError::ReplayNotFound(_)
+            | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::ReplayLimit(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Refused(refusal) => refusal.status(),
         }
@@ -55,6 +66,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::ProductNotFound(_) => "product_not_found",
             ApiError::OrderNotFound(_) => "order_not_found",
+            ApiError::QueueNotFound(_) => "queue_not_found",
+            ApiError::ReplayNotFound(_) => "replay_not_found",
+            ApiError::ReplayLimit(_) => "replay_limit",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Refused(refusal) => refusal.code(),

@@ -1,6 +1,7 @@
 //! The command API (docs/api.md). Handlers translate: body and headers to a domain command, the
 //! writer's reply to a response. They hold no business rule.
 
+mod admin;
 pub mod error;
 pub mod extract;
 mod health;
@@ -19,6 +20,7 @@ use stockflow_domain::Command;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::relay::RelayStatus;
+use crate::replay::Replays;
 use crate::replies::Reply;
 use crate::writer::{Idempotency, WriterHandle};
 use error::ApiError;
@@ -32,6 +34,7 @@ pub struct AppState {
     pub writer: WriterHandle,
     pub pool: PgPool,
     pub relay: Arc<RelayStatus>,
+    pub replays: Arc<Replays>,
 }
 
 impl AppState {
@@ -99,7 +102,8 @@ impl IntoResponse for Reply {
 pub fn router(state: AppState) -> Router {
     let areas = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(products::router())
-        .merge(orders::router());
+        .merge(orders::router())
+        .merge(admin::router());
     stockflow_edge::openapi::routes(areas, health::router(), crate::openapi::document)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -11,5 +11,6 @@ mod orders;
 mod products;
 mod properties;
 mod relay;
+mod replays;
 mod security;
 mod shutdown;

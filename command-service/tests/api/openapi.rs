@@ -1,7 +1,7 @@
 //! The OpenAPI document: served without a token, equal to the committed
 //! `command-service/openapi.json`, and true to the bodies the service really sends.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use stockflow_testkit::openapi::{
     assert_api_operations, assert_committed, assert_documented, assert_problem_documented,
     assert_swagger_ui, served_document,
@@ -20,12 +20,45 @@ async fn the_served_document_is_the_committed_one() {
     );
 }
 
+/// The document with only the paths `keep` says to keep.
+fn only(document: &Value, keep: impl Fn(&str) -> bool) -> Value {
+    let mut part = document.clone();
+    part["paths"]
+        .as_object_mut()
+        .expect("paths")
+        .retain(|path, _| keep(path));
+    part
+}
+
 #[tokio::test]
 async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
     let app = TestApp::spawn().await;
     let (_, document) = served_document(&app.url("")).await;
+    let paths: Vec<&String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/products",
+            "/v1/products/{sku}/receipts",
+            "/v1/products/{sku}/adjustments",
+            "/v1/products/{sku}/price",
+            "/v1/products/{sku}/discontinue",
+            "/v1/orders",
+            "/v1/orders/{order_id}/cancel",
+            "/v1/orders/{order_id}/ship",
+            "/v1/admin/replays",
+            "/v1/admin/replays/{replay_id}",
+            "/healthz",
+            "/readyz",
+        ]
+    );
+    let commands = only(&document, |path| !path.starts_with("/v1/admin/"));
     let operations = assert_api_operations(
-        &document,
+        &commands,
         "post",
         "commands:write",
         &[
@@ -56,6 +89,38 @@ async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
         assert!(
             operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(),
             "{path} documents its body"
+        );
+    }
+
+    // The operators' routes ask for the `admin` scope, and take none of the command headers.
+    let start = "/v1/admin/replays";
+    let starting = only(&document, |path| path == start);
+    let started = assert_api_operations(
+        &starting,
+        "post",
+        "admin",
+        &[start],
+        &[
+            "400", "401", "403", "404", "409", "413", "415", "429", "503",
+        ],
+    );
+    let status = "/v1/admin/replays/{replay_id}";
+    let following = only(&document, |path| path == status);
+    let followed = assert_api_operations(
+        &following,
+        "get",
+        "admin",
+        &[status],
+        &["401", "403", "404", "429", "503"],
+    );
+    for (path, operation) in started.into_iter().chain(followed) {
+        assert_eq!(operation["tags"], json!(["admin"]), "{path}");
+        let forbidden = operation["responses"]["403"]["description"].as_str();
+        assert!(forbidden.is_some_and(|d| d.contains("`admin`")), "{path}");
+        let headers = operation["parameters"].as_array().into_iter().flatten();
+        assert!(
+            headers.filter(|p| p["in"] == "header").count() == 0,
+            "{path}"
         );
     }
 }

@@ -5,6 +5,7 @@ mod analysts;
 mod checks;
 mod crash;
 mod delivery;
+mod feed;
 mod hostile_text;
 mod read_your_writes;
 mod rebuild;

@@ -154,7 +154,7 @@ async fn the_projector_role_reads_the_events_and_owns_the_read_models() {
 }
 
 #[tokio::test]
-async fn the_query_role_reads_the_read_models_and_the_head_only() {
+async fn the_query_role_reads_the_read_models_and_the_events_only() {
     let db = Database::migrated().await;
     check_role(
         &db,
@@ -170,9 +170,18 @@ async fn the_query_role_reads_the_read_models_and_the_head_only() {
             "SELECT count(*) FROM read.replenishments",
             "SELECT name, position, status, last_error, updated_at FROM read.projections",
             "SELECT position FROM event_store.head",
+            // The event feed (migrations/20261205000001_event_feed.sql).
+            "SELECT position, stream_id, stream_version, event_id, event_type, type_version, data,
+                    metadata, recorded_at, commit_position
+               FROM event_store.events
+              WHERE position > 0 AND metadata->>'correlation_id' = 'x' ORDER BY position LIMIT 10",
         ],
         &[
-            "SELECT count(*) FROM event_store.events",
+            "INSERT INTO event_store.events (position, stream_id, stream_version, event_id,
+                 event_type, type_version, data, commit_position)
+             VALUES (1, 'probe-1', 1, gen_random_uuid(), 'probe.happened', 1, '{}', 1)",
+            "UPDATE event_store.events SET data = '{}'",
+            "DELETE FROM event_store.events",
             "SELECT count(*) FROM event_store.streams",
             "SELECT count(*) FROM event_store.idempotency_keys",
             "UPDATE event_store.head SET position = 0",
@@ -276,6 +285,23 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
     let (status, projections) = query("/v1/projections").await;
     assert_eq!(status, 200, "the query role reads the head: {projections}");
     assert_eq!(projections["head"], placed["position"]);
+    let feed_token = mint_token(
+        SECRET,
+        "roles",
+        &[Scope::EventsRead],
+        Duration::from_secs(3600),
+    );
+    let (status, feed) = send(
+        client
+            .get(queries.url("/v1/events"))
+            .bearer_auth(&feed_token),
+    )
+    .await;
+    assert_eq!(status, 200, "the query role reads the events: {feed}");
+    assert_eq!(
+        feed["events"].as_array().map(Vec::len),
+        placed["position"].as_u64().map(|p| p as usize)
+    );
 
     // The projector's credentials rebuild the read models and swap them in.
     let rebuilder = stockflow_event_store::database::connect(

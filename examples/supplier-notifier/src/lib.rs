@@ -1,13 +1,22 @@
-//! supplier-notifier: tells the supplier about every replenishment stockflow requests.
+//! supplier-notifier: tells the supplier about every replenishment stockflow requests, and
+//! shows how a subscriber that joins late (or lost its queue) catches up.
 //!
 //! Written as a team outside stockflow would write it: it knows the published contract
 //! (`contracts/events/product.replenishment_requested.v1.schema.json` and
-//! `contracts/asyncapi.json`), not stockflow's crates. It keeps a durable queue of its own,
-//! bound to `product.replenishment_requested` on the events exchange, acknowledges each message
-//! only once the supplier has been told, and, since delivery is at least once, skips a message
-//! whose CloudEvent `id` it has already handled.
+//! `contracts/asyncapi.json`) and the query service's event feed, not stockflow's crates. It
+//! keeps a durable queue of its own, bound to `product.replenishment_requested` on the events
+//! exchange. Each time it connects it first reads, from the event feed, every request after its
+//! checkpoint (what was published before its queue existed, or while the queue was gone), then
+//! consumes the queue. Its outbox ([`outbox`]) records each request passed on to the supplier
+//! and is its checkpoint too; an event at or below the checkpoint (a redelivery, the overlap
+//! between the feed and the queue) is acknowledged and skipped. The README says why this
+//! never misses or doubles a request across restarts.
 
-use std::collections::{HashSet, VecDeque};
+pub mod catch_up;
+pub mod message;
+pub mod outbox;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,7 +27,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties, Consumer, ExchangeKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -27,10 +36,6 @@ use uuid::Uuid;
 pub const ROUTING_KEY: &str = "product.replenishment_requested";
 /// The one CloudEvents type (and version) it understands.
 pub const EVENT_TYPE: &str = "com.stockflow.product.replenishment_requested.v1";
-/// How many event ids it remembers to skip redeliveries. Redeliveries come soon after the
-/// first delivery (a lost ack, a reconnect), so a window is enough; a notifier whose side
-/// effect must never repeat across restarts would record the ids with the side effect.
-const DEDUPE_WINDOW: usize = 100_000;
 /// Messages in flight to this consumer.
 const PREFETCH: u16 = 64;
 
@@ -42,15 +47,26 @@ pub struct Config {
     /// This notifier's own queue.
     pub queue: String,
     /// Whether the queue goes away with its last consumer (for tests and trials; a real
-    /// notifier keeps its queue so that nothing is missed while it is down).
+    /// notifier keeps its queue, so that it has less to catch up on after being down).
     pub auto_delete: bool,
+    /// The outbox file: the requests passed on, and the checkpoint.
+    pub outbox: PathBuf,
+    /// The event feed to catch up from on each connection; without it the notifier hears
+    /// only of what is published while its queue exists.
+    pub feed: Option<Feed>,
 }
 
+pub use catch_up::Feed;
+pub use message::read;
+pub use outbox::Outbox;
+
 /// A request to the supplier, as read from a `product.replenishment_requested` event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Replenishment {
     /// The CloudEvent `id`.
     pub event_id: Uuid,
+    /// The event's global position (the CloudEvent extension `position`).
+    pub position: i64,
     pub sku: String,
     /// Units to order from the supplier: the shortfall plus 20%, rounded up.
     pub quantity: i64,
@@ -64,7 +80,10 @@ pub struct Replenishment {
 pub struct Summary {
     /// Requests passed on to the supplier.
     pub notified: u64,
-    /// Redeliveries of requests already passed on, acknowledged and skipped.
+    /// Of those, the ones found in the event feed rather than the queue.
+    pub caught_up: u64,
+    /// Events at or below the checkpoint (redeliveries, the overlap of feed and queue),
+    /// skipped.
     pub duplicates: u64,
     /// Messages that were not a request this notifier understands, rejected without requeue
     /// (to the queue's dead-letter exchange, if it has one).
@@ -77,6 +96,10 @@ pub enum Error {
     Broker(#[from] lapin::Error),
     #[error("the broker ended the subscription")]
     Ended,
+    #[error("the event feed: {0}")]
+    Feed(#[from] reqwest::Error),
+    #[error("the outbox: {0}")]
+    Outbox(#[from] std::io::Error),
 }
 
 /// A notifier consuming in the background.
@@ -95,37 +118,54 @@ impl Running {
     }
 }
 
-/// Declares the exchange and the queue, binds it, and consumes in the background, calling
-/// `notify` once per replenishment request. Returns once consuming: every request published
-/// from then on reaches `notify`. After a broker failure it reconnects, with backoff, until
-/// stopped.
+/// Opens the outbox, declares the exchange and the queue, binds it, catches up from the feed
+/// and consumes in the background, calling `notify` once per replenishment request, right
+/// after recording it in the outbox. Returns once subscribed: every request published from
+/// then on, and with a feed every one before, reaches `notify`. After a failure (broker,
+/// feed) it reconnects, with backoff, and catches up again, until stopped.
 pub async fn start<F>(config: Config, notify: F) -> Result<Running, Error>
 where
     F: FnMut(&Replenishment) + Send + 'static,
 {
+    let outbox = Outbox::open(&config.outbox)?;
+    tracing::info!(outbox = %outbox.path().display(), checkpoint = outbox.checkpoint(), "opened the outbox");
     let session = Session::open(&config).await?;
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(consume(config, session, notify, stopped));
+    let handler = Handler {
+        outbox,
+        feed_client: reqwest::Client::new(),
+        summary: Summary::default(),
+    };
+    let task = tokio::spawn(consume(config, session, handler, notify, stopped));
     Ok(Running { stop, task })
 }
 
 async fn consume<F>(
     config: Config,
     first: Session,
+    mut handler: Handler,
     mut notify: F,
     mut stopped: oneshot::Receiver<()>,
 ) -> Summary
 where
     F: FnMut(&Replenishment),
 {
-    let mut handler = Handler::default();
     let mut session = Some(first);
     let mut backoff = Duration::from_millis(100);
     loop {
         if let Some(current) = session.take() {
             backoff = Duration::from_millis(100);
-            match current.serve(&mut handler, &mut notify, &mut stopped).await {
+            let served = match handler.catch_up(&config, &mut notify).await {
+                Ok(()) => current.serve(&mut handler, &mut notify, &mut stopped).await,
+                Err(error) => Err(error),
+            };
+            match served {
                 Ok(()) => return handler.summary,
+                Err(error @ Error::Outbox(_)) => {
+                    // The outbox cannot be written: going on would pass requests on unrecorded.
+                    tracing::error!(%error, "stopping");
+                    return handler.summary;
+                }
                 Err(error) => tracing::warn!(%error, "subscription interrupted; reconnecting"),
             }
         }
@@ -226,35 +266,48 @@ impl Session {
     }
 }
 
-/// Reads deliveries, skips the ones already handled, and settles each with the broker.
-#[derive(Default)]
+/// Passes each request on once: records it in the outbox, then tells `notify`; skips the
+/// events at or below the checkpoint.
 struct Handler {
-    seen: Seen,
+    outbox: Outbox,
+    feed_client: reqwest::Client,
     summary: Summary,
 }
 
 impl Handler {
+    /// Reads, from the feed, the requests after the checkpoint up to the store's head. The
+    /// queue is bound already, so what comes after arrives there.
+    async fn catch_up<F>(&mut self, config: &Config, notify: &mut F) -> Result<(), Error>
+    where
+        F: FnMut(&Replenishment),
+    {
+        let Some(feed) = &config.feed else {
+            return Ok(());
+        };
+        let from = self.outbox.checkpoint();
+        let client = self.feed_client.clone();
+        let before = self.summary.notified;
+        catch_up::catch_up(feed, &client, from, |event| match event {
+            Ok(request) => self.take(request, notify),
+            Err(reason) => {
+                tracing::warn!(%reason, "skipping a feed event that is not a replenishment request v1");
+                self.summary.refused += 1;
+                Ok(())
+            }
+        })
+        .await?;
+        let found = self.summary.notified - before;
+        self.summary.caught_up += found;
+        tracing::info!(from, found, "caught up from the event feed");
+        Ok(())
+    }
+
     async fn handle<F>(&mut self, delivery: &Delivery, notify: &mut F) -> Result<(), Error>
     where
         F: FnMut(&Replenishment),
     {
         match read(&delivery.data) {
-            Ok(request) if self.seen.contains(&request.event_id) => {
-                tracing::debug!(event_id = %request.event_id, "skipping a redelivered request");
-                self.summary.duplicates += 1;
-            }
-            Ok(request) => {
-                tracing::info!(
-                    sku = %request.sku,
-                    quantity = request.quantity,
-                    order_id = %request.order_id,
-                    event_id = %request.event_id,
-                    "notifying the supplier"
-                );
-                notify(&request);
-                self.seen.insert(request.event_id);
-                self.summary.notified += 1;
-            }
+            Ok(request) => self.take(request, notify)?,
             Err(reason) => {
                 tracing::warn!(%reason, "rejecting a message that is not a replenishment request v1");
                 self.summary.refused += 1;
@@ -267,136 +320,31 @@ impl Handler {
                 return Ok(());
             }
         }
-        // Acknowledged only once the supplier has been told: a crash before this line means a
-        // redelivery, not a lost request.
+        // Acknowledged only once the request is in the outbox: a crash before this line means
+        // a redelivery, which the checkpoint skips, not a lost request.
         delivery.ack(BasicAckOptions::default()).await?;
         Ok(())
     }
-}
 
-/// The parts of the CloudEvent this notifier needs; anything else in it is ignored, so that
-/// fields stockflow adds later do not break it.
-#[derive(Deserialize)]
-struct Message {
-    id: Uuid,
-    #[serde(rename = "type")]
-    event_type: String,
-    data: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct RequestData {
-    sku: String,
-    order_id: Uuid,
-    shortfall: i64,
-    quantity: i64,
-}
-
-/// Reads a message body: a CloudEvents structured-mode JSON of type [`EVENT_TYPE`].
-pub fn read(body: &[u8]) -> Result<Replenishment, String> {
-    let message: Message =
-        serde_json::from_slice(body).map_err(|e| format!("not a CloudEvent: {e}"))?;
-    if message.event_type != EVENT_TYPE {
-        return Err(format!("type `{}`", message.event_type));
-    }
-    let data: RequestData =
-        serde_json::from_value(message.data).map_err(|e| format!("data: {e}"))?;
-    Ok(Replenishment {
-        event_id: message.id,
-        sku: data.sku,
-        quantity: data.quantity,
-        shortfall: data.shortfall,
-        order_id: data.order_id,
-    })
-}
-
-/// The ids of the most recently handled events, up to [`DEDUPE_WINDOW`].
-#[derive(Default)]
-struct Seen {
-    ids: HashSet<Uuid>,
-    order: VecDeque<Uuid>,
-}
-
-impl Seen {
-    fn contains(&self, id: &Uuid) -> bool {
-        self.ids.contains(id)
-    }
-
-    fn insert(&mut self, id: Uuid) {
-        if self.ids.insert(id) {
-            self.order.push_back(id);
+    fn take<F>(&mut self, request: Replenishment, notify: &mut F) -> Result<(), Error>
+    where
+        F: FnMut(&Replenishment),
+    {
+        if request.position <= self.outbox.checkpoint() {
+            tracing::debug!(event_id = %request.event_id, position = request.position, "skipping a request already passed on");
+            self.summary.duplicates += 1;
+            return Ok(());
         }
-        if self.order.len() > DEDUPE_WINDOW
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.ids.remove(&oldest);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The example stockflow publishes in its AsyncAPI document.
-    fn published_example() -> serde_json::Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/asyncapi.json");
-        let asyncapi: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).expect("the contract"))
-                .expect("JSON");
-        asyncapi["components"]["messages"]["product.replenishment_requested.v1"]["examples"][0]
-            ["payload"]
-            .clone()
-    }
-
-    #[test]
-    fn reads_the_published_example() {
-        let example = published_example();
-        let request = read(example.to_string().as_bytes()).expect("a request");
-        assert_eq!(request.sku, example["data"]["sku"]);
-        assert_eq!(request.quantity, example["data"]["quantity"]);
-        assert_eq!(request.shortfall, example["data"]["shortfall"]);
-        assert_eq!(request.order_id.to_string(), example["data"]["order_id"]);
-        assert_eq!(request.event_id.to_string(), example["id"]);
-    }
-
-    #[test]
-    fn refuses_other_types_versions_and_garbage() {
-        let mut placed = published_example();
-        placed["type"] = "com.stockflow.order.placed.v1".into();
-        assert!(read(placed.to_string().as_bytes()).is_err());
-        let mut v2 = published_example();
-        v2["type"] = "com.stockflow.product.replenishment_requested.v2".into();
-        assert!(read(v2.to_string().as_bytes()).is_err());
-        let mut no_quantity = published_example();
-        no_quantity["data"]
-            .as_object_mut()
-            .expect("data")
-            .remove("quantity");
-        assert!(read(no_quantity.to_string().as_bytes()).is_err());
-        assert!(read(b"not json").is_err());
-    }
-
-    #[test]
-    fn tolerates_fields_it_does_not_know() {
-        let mut example = published_example();
-        example["data"]["priority"] = "high".into();
-        example["newextension"] = 1.into();
-        assert!(read(example.to_string().as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn remembers_a_window_of_ids() {
-        let mut seen = Seen::default();
-        let first = Uuid::now_v7();
-        seen.insert(first);
-        seen.insert(first);
-        assert!(seen.contains(&first));
-        assert_eq!(seen.order.len(), 1);
-        for _ in 0..DEDUPE_WINDOW {
-            seen.insert(Uuid::now_v7());
-        }
-        assert!(!seen.contains(&first), "the oldest id leaves the window");
-        assert_eq!(seen.ids.len(), DEDUPE_WINDOW);
+        tracing::info!(
+            sku = %request.sku,
+            quantity = request.quantity,
+            order_id = %request.order_id,
+            position = request.position,
+            "notifying the supplier"
+        );
+        self.outbox.record(&request)?;
+        notify(&request);
+        self.summary.notified += 1;
+        Ok(())
     }
 }

@@ -1,8 +1,10 @@
-//! `supplier-notifier`: prints a line per replenishment stockflow requests. Configuration by
-//! environment (or the matching flags): `AMQP_URL`, `EVENTS_EXCHANGE`, `QUEUE`.
+//! `supplier-notifier`: prints a line per replenishment stockflow requests, and keeps each in
+//! its outbox. Configuration by environment (or the matching flags): `AMQP_URL`,
+//! `EVENTS_EXCHANGE`, `QUEUE`, `OUTBOX`, and, to catch up from the event feed, `QUERY_URL`
+//! with `EVENTS_TOKEN`.
 
 use clap::Parser;
-use supplier_notifier::Config;
+use supplier_notifier::{Config, Feed};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -24,6 +26,17 @@ struct Args {
     /// Delete the queue when the notifier stops (for a trial run).
     #[arg(long, env = "QUEUE_AUTO_DELETE")]
     auto_delete: bool,
+    /// The outbox: every request passed on, one JSON line each; its last line is the
+    /// checkpoint.
+    #[arg(long, env = "OUTBOX", default_value = "supplier-notifier.outbox.jsonl")]
+    outbox: std::path::PathBuf,
+    /// The query service, whose event feed the notifier catches up from (e.g.
+    /// http://127.0.0.1:8082). Without it, it hears only of what reaches its queue.
+    #[arg(long, env = "QUERY_URL", requires = "events_token")]
+    query_url: Option<String>,
+    /// A token with the `events:read` scope, for the feed.
+    #[arg(long, env = "EVENTS_TOKEN", hide_env_values = true)]
+    events_token: Option<String>,
 }
 
 #[tokio::main]
@@ -38,12 +51,17 @@ async fn main() -> Result<(), supplier_notifier::Error> {
         exchange: args.exchange,
         queue: args.queue,
         auto_delete: args.auto_delete,
+        outbox: args.outbox,
+        feed: args
+            .query_url
+            .zip(args.events_token)
+            .map(|(url, token)| Feed { url, token }),
     };
     let running = supplier_notifier::start(config, |request| {
         // Here a real notifier would call the supplier's API or send the purchase order.
         println!(
-            "replenish {} x {} for order {} (event {})",
-            request.quantity, request.sku, request.order_id, request.event_id
+            "replenish {} x {} for order {} (event {}, position {})",
+            request.quantity, request.sku, request.order_id, request.event_id, request.position
         );
     })
     .await?;

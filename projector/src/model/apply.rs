@@ -223,6 +223,7 @@ impl Working {
                 self.customers.entry(customer_id).or_default().open -= 1;
             }
         }
+        self.record_history(envelope);
         Ok(())
     }
 

@@ -5,24 +5,38 @@
 use std::collections::HashSet;
 
 use sqlx::PgConnection;
-use stockflow_events::{Aggregate, Envelope, Event};
+use stockflow_events::{Aggregate, Envelope, Event, order_stream};
 use uuid::Uuid;
 
+use super::ApplyError;
 use super::rows::{LineRow, OrderRow, ProductRow, ReplenishmentRow, Working};
 
 /// What a batch needs loaded: the products and orders its events are about (new ones are
-/// made by their first event), and the skus whose receipts fulfil open replenishments.
+/// made by their first event), the skus whose receipts fulfil open replenishments, and the
+/// orders whose releases the batch holds without their cancellation (it fell in the batch
+/// before: a rebuild's batches may split a command).
 #[derive(Debug, Default)]
 struct Needed {
     skus: HashSet<String>,
     order_ids: HashSet<Uuid>,
     receipt_skus: HashSet<String>,
+    cancellations: HashSet<Uuid>,
 }
 
 impl Needed {
     fn of(events: &[Envelope]) -> Needed {
         let mut needed = Needed::default();
+        let mut cancelled = HashSet::new();
         for envelope in events {
+            match &envelope.event {
+                Event::OrderCancelled(e) => {
+                    cancelled.insert(e.order_id);
+                }
+                Event::StockReleased(e) if !cancelled.contains(&e.order_id) => {
+                    needed.cancellations.insert(e.order_id);
+                }
+                _ => {}
+            }
             match &envelope.event {
                 Event::StockReceived(e) => {
                     needed.skus.insert(e.sku.clone());
@@ -54,11 +68,12 @@ pub(super) async fn load(
     db: &mut PgConnection,
     events: &[Envelope],
     work: &mut Working,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ApplyError> {
     let needed = Needed::of(events);
     let skus: Vec<String> = needed.skus.into_iter().collect();
     let order_ids: Vec<Uuid> = needed.order_ids.into_iter().collect();
     let receipt_skus: Vec<String> = needed.receipt_skus.into_iter().collect();
+    let cancelled: Vec<String> = needed.cancellations.iter().map(order_stream).collect();
     if !skus.is_empty() {
         let rows = sqlx::query_as!(
             ProductRow,
@@ -107,6 +122,42 @@ pub(super) async fn load(
         .await?;
         work.replenishments
             .extend(rows.into_iter().map(|r| ((r.sku.clone(), r.order_id), r)));
+    }
+    if !cancelled.is_empty() {
+        load_cancellations(db, &cancelled, work).await?;
+    }
+    Ok(())
+}
+
+/// The reasons of the cancellations in these order streams, from the event store: the read
+/// models keep no reason, and the store has the cancellation whatever batch it came in.
+async fn load_cancellations(
+    db: &mut PgConnection,
+    streams: &[String],
+    work: &mut Working,
+) -> Result<(), ApplyError> {
+    let rows = sqlx::query!(
+        r#"SELECT position, type_version, data::text AS "data!"
+             FROM event_store.events
+            WHERE stream_id = ANY($1) AND event_type = 'order.cancelled'"#,
+        streams,
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    for row in rows {
+        let version = u32::try_from(row.type_version).unwrap_or(0);
+        match Event::decode_str("order.cancelled", version, &row.data) {
+            Ok(Event::OrderCancelled(e)) => {
+                work.cancellations.insert(e.order_id, e.reason);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(ApplyError::Undecodable {
+                    position: row.position,
+                    reason: e.to_string(),
+                });
+            }
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 mod apply;
 #[cfg(test)]
 mod apply_tests;
+mod history;
 mod load;
 mod rows;
 mod write;

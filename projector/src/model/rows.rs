@@ -67,6 +67,34 @@ pub(super) struct ReplenishmentRow {
     pub(super) position: i64,
 }
 
+/// A row of `stock_movements`: one event that changed a product's stock, with the levels
+/// after it. Append-only: written once, never loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct MovementRow {
+    pub(super) sku: String,
+    pub(super) position: i64,
+    pub(super) at: DateTime<Utc>,
+    /// The event's routing key, e.g. `product.stock_received`.
+    pub(super) event: String,
+    pub(super) on_hand_change: i64,
+    pub(super) reserved_change: i64,
+    pub(super) on_hand: i64,
+    pub(super) reserved: i64,
+    pub(super) available: i64,
+    pub(super) order_id: Option<Uuid>,
+    pub(super) reference: Option<String>,
+    pub(super) reason: Option<String>,
+}
+
+/// A row of `product_prices`: the price a product took at an event. Append-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PriceRow {
+    pub(super) sku: String,
+    pub(super) position: i64,
+    pub(super) at: DateTime<Utc>,
+    pub(super) unit_price_cents: i64,
+}
+
 /// Changes to a customer's counters, added to the stored ones.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(super) struct CustomerDelta {
@@ -111,4 +139,10 @@ pub(super) struct Working {
     /// An order touched is written with all its lines.
     pub(super) touched_orders: HashSet<Uuid>,
     pub(super) touched_replenishments: HashSet<(String, Uuid)>,
+    /// History rows the batch adds, in position order.
+    pub(super) movements: Vec<MovementRow>,
+    pub(super) prices: Vec<PriceRow>,
+    /// The reasons of cancelled orders whose releases the batch records: from a cancellation
+    /// earlier in the batch, or loaded from the store when the batch starts between the two.
+    pub(super) cancellations: HashMap<Uuid, Option<String>>,
 }

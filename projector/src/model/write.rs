@@ -40,6 +40,7 @@ pub(super) fn statement(work: &Working, position: i64, announce: bool) -> QueryB
     replenishments(&mut q, work);
     customers(&mut q, work);
     sales(&mut q, work);
+    history(&mut q, work);
     if announce {
         // Delivered when the transaction commits, to the query services waiting on it.
         q.push(" SELECT pg_notify(");
@@ -313,5 +314,45 @@ fn sales(q: &mut QueryBuilder<Postgres>, work: &Working) {
                     units = s.units + EXCLUDED.units,
                     revenue_cents = s.revenue_cents + EXCLUDED.revenue_cents)",
         );
+    }
+}
+
+/// The history rows: appended, never changed. A conflict would mean an event applied twice,
+/// which the checkpoint rules out; it fails the batch rather than pass unseen.
+fn history(q: &mut QueryBuilder<Postgres>, work: &Working) {
+    if !work.movements.is_empty() {
+        q.push(
+            ", stock_movements_written AS (INSERT INTO stock_movements (sku, position, at, event,
+                    on_hand_change, reserved_change, on_hand, reserved, available, order_id,
+                    reference, reason)
+             SELECT * FROM ",
+        );
+        Unnest::new(q, &work.movements)
+            .column("text", |m| m.sku.as_str())
+            .column("bigint", |m| m.position)
+            .column("timestamptz", |m| m.at)
+            .column("text", |m| m.event.as_str())
+            .column("bigint", |m| m.on_hand_change)
+            .column("bigint", |m| m.reserved_change)
+            .column("bigint", |m| m.on_hand)
+            .column("bigint", |m| m.reserved)
+            .column("bigint", |m| m.available)
+            .column("uuid", |m| m.order_id)
+            .column("text", |m| m.reference.as_deref())
+            .column("text", |m| m.reason.as_deref());
+        q.push("))");
+    }
+    if !work.prices.is_empty() {
+        q.push(
+            ", product_prices_written AS (INSERT INTO product_prices (sku, position, at,
+                    unit_price_cents)
+             SELECT * FROM ",
+        );
+        Unnest::new(q, &work.prices)
+            .column("text", |p| p.sku.as_str())
+            .column("bigint", |p| p.position)
+            .column("timestamptz", |p| p.at)
+            .column("bigint", |p| p.unit_price_cents);
+        q.push("))");
     }
 }

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::rows::Working;
 use super::write::statement;
 
-/// A batch that changes every table: a product registered, an order of it placed, and a
-/// replenishment requested.
+/// A batch that changes every table: a product registered (its first movement and price), an
+/// order of it placed, and a replenishment requested.
 fn everything() -> Working {
     let order_id = Uuid::from_u128(7);
     let events: [Event; 3] = [
@@ -91,9 +91,9 @@ fn placeholders(sql: &str) -> Vec<usize> {
 fn a_batch_changing_every_table_is_one_statement_with_every_value_bound_once() {
     let (sql, bound) = built(&everything(), true);
     // 12 product columns, 13 order, 7 line, 7 replenishment, 5 customer, 3 lifetime value,
-    // 5 daily and 6 daily-by-sku; the checkpoint's position; the notification's channel and
-    // position.
-    assert_eq!(bound, 12 + 13 + 7 + 7 + 5 + 3 + 5 + 6 + 1 + 2);
+    // 5 daily, 6 daily-by-sku, 12 movement and 4 price; the checkpoint's position; the
+    // notification's channel and position.
+    assert_eq!(bound, 12 + 13 + 7 + 7 + 5 + 3 + 5 + 6 + 12 + 4 + 1 + 2);
     assert_eq!(placeholders(&sql), (1..=bound).collect::<Vec<_>>());
     assert!(sql.starts_with("WITH "), "{sql}");
     for table in [
@@ -105,6 +105,8 @@ fn a_batch_changing_every_table_is_one_statement_with_every_value_bound_once() {
         "customer_lifetime_values",
         "daily_sales",
         "daily_sku_sales",
+        "stock_movements",
+        "product_prices",
     ] {
         assert_eq!(
             sql.matches(&format!("INSERT INTO {table} ")).count(),

@@ -6,12 +6,15 @@ pub(crate) mod analytics;
 mod consistency;
 pub(crate) mod customers;
 pub mod error;
+pub(crate) mod events;
 mod health;
+pub(crate) mod movements;
 pub(crate) mod orders;
 pub mod params;
 pub(crate) mod products;
 pub(crate) mod projections;
 pub(crate) mod replenishments;
+pub(crate) mod stock;
 
 use std::time::Duration;
 
@@ -24,6 +27,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::cursor::{self, Listing};
+use crate::feed::Feed;
 use crate::positions::Positions;
 use crate::read_models::{Page, ReadModels};
 use error::ApiError;
@@ -35,6 +39,7 @@ pub struct AppState {
     pub read: ReadModels,
     pub positions: Positions,
     pub min_position_timeout: Duration,
+    pub feed: Feed,
 }
 
 /// Every route of the service; each area brings its operations (and the schemas of their
@@ -42,11 +47,14 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let areas = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(products::router())
+        .merge(movements::router())
         .merge(orders::router())
         .merge(customers::router())
         .merge(analytics::router())
+        .merge(stock::router())
         .merge(replenishments::router())
-        .merge(projections::router());
+        .merge(projections::router())
+        .merge(events::router());
     stockflow_edge::openapi::routes(areas, health::router(), crate::openapi::document)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

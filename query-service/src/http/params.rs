@@ -24,6 +24,16 @@ pub struct Params {
 
 impl Params {
     pub fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+        Params::parse_repeatable(query, allowed, &[])
+    }
+
+    /// [`Params::parse`], where those of `allowed` also in `repeatable` may be given more
+    /// than once (read them with [`Params::all`]).
+    pub fn parse_repeatable(
+        query: Option<&str>,
+        allowed: &[&str],
+        repeatable: &[&str],
+    ) -> Result<Params, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             if name == MIN_POSITION {
@@ -40,7 +50,7 @@ impl Params {
                 };
                 return Err(ApiError::invalid(name, message));
             }
-            if pairs.iter().any(|(seen, _)| *seen == name) {
+            if !repeatable.contains(&name.as_ref()) && pairs.iter().any(|(seen, _)| *seen == name) {
                 return Err(ApiError::invalid(name, "is given more than once"));
             }
             if value.is_empty() {
@@ -61,16 +71,29 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeatable parameter, in the order given.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// `limit`: 1..=500, 50 when absent.
     pub fn limit(&self) -> Result<i64, ApiError> {
+        self.limit_up_to(DEFAULT_LIMIT, MAX_LIMIT)
+    }
+
+    /// `limit`: 1..=`max`, `default` when absent.
+    pub fn limit_up_to(&self, default: i64, max: i64) -> Result<i64, ApiError> {
         match self.get("limit") {
-            None => Ok(DEFAULT_LIMIT),
+            None => Ok(default),
             Some(raw) => raw
                 .parse::<i64>()
                 .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .filter(|n| (1..=max).contains(n))
                 .ok_or_else(|| {
-                    ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
+                    ApiError::invalid("limit", format!("must be an integer from 1 to {max}"))
                 }),
         }
     }
@@ -283,9 +306,25 @@ pub fn min_position(query: Option<&str>, headers: &HeaderMap) -> Result<Option<i
 /// Whether the client prefers CSV to JSON (RFC 9110 content negotiation on `Accept`): the
 /// higher quality wins, then the more specific match; JSON when it is a tie or no Accept.
 pub fn prefers_csv(headers: &HeaderMap) -> bool {
-    // (quality, specificity) of the best-matching range for each representation.
-    let mut csv = (0.0_f32, -1_i8);
-    let mut json = (0.0_f32, -1_i8);
+    let csv = preference(headers, "text/csv", "text/*");
+    let json = preference(headers, "application/json", "application/*");
+    csv.0 > 0.0 && (csv.0 > json.0 || (csv.0 == json.0 && csv.1 > json.1))
+}
+
+/// Whether the client asks for Server-Sent Events rather than JSON: `text/event-stream`
+/// named in `Accept` (a wildcard asks for no stream) with a quality above 0 and no lower
+/// than JSON's.
+pub fn prefers_event_stream(headers: &HeaderMap) -> bool {
+    let stream = preference(headers, "text/event-stream", "text/*");
+    let json = preference(headers, "application/json", "application/*");
+    stream.1 == 2 && stream.0 > 0.0 && stream.0 >= json.0
+}
+
+/// The (quality, specificity) that `Accept` gives the media type `full` (of the family
+/// `family`, e.g. `text/*`): the quality of the most specific range matching it (RFC 9110
+/// §12.5.1), and 2 for an exact match, 1 for its family, 0 for `*/*`, -1 for none.
+fn preference(headers: &HeaderMap, full: &str, family: &str) -> (f32, i8) {
+    let mut best = (0.0_f32, -1_i8);
     for value in headers.get_all(header::ACCEPT) {
         let Ok(value) = value.to_str() else { continue };
         for range in value.split(',') {
@@ -297,26 +336,18 @@ pub fn prefers_csv(headers: &HeaderMap) -> bool {
                 .and_then(|(_, q)| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0)
                 .clamp(0.0, 1.0);
-            let score = |full: &str, family: &str| match media.as_str() {
-                m if m == full => Some(2),
-                m if m == family => Some(1),
-                "*/*" => Some(0),
-                _ => None,
+            let specificity = match media.as_str() {
+                m if m == full => 2,
+                m if m == family => 1,
+                "*/*" => 0,
+                _ => continue,
             };
-            for (best, specificity) in [
-                (&mut csv, score("text/csv", "text/*")),
-                (&mut json, score("application/json", "application/*")),
-            ] {
-                // The most specific matching range decides the quality (RFC 9110 §12.5.1).
-                if let Some(specificity) = specificity
-                    && specificity > best.1
-                {
-                    *best = (quality, specificity);
-                }
+            if specificity > best.1 {
+                best = (quality, specificity);
             }
         }
     }
-    csv.0 > 0.0 && (csv.0 > json.0 || (csv.0 == json.0 && csv.1 > json.1))
+    best
 }
 
 #[cfg(test)]
@@ -346,6 +377,21 @@ mod tests {
         assert!(!prefers_csv(&accept("text/csv;q=0")));
         assert!(!prefers_csv(&accept("text/csv;q=0.4, application/json")));
         assert!(!prefers_csv(&accept("text/csv, application/json")));
+    }
+
+    #[test]
+    fn an_event_stream_is_sent_only_when_named() {
+        assert!(prefers_event_stream(&accept("text/event-stream")));
+        assert!(prefers_event_stream(&accept(
+            "application/json;q=0.5, text/event-stream"
+        )));
+        assert!(!prefers_event_stream(&HeaderMap::new()));
+        assert!(!prefers_event_stream(&accept("*/*")));
+        assert!(!prefers_event_stream(&accept("text/*")));
+        assert!(!prefers_event_stream(&accept("text/event-stream;q=0")));
+        assert!(!prefers_event_stream(&accept(
+            "application/json, text/event-stream;q=0.5"
+        )));
     }
 
     #[test]

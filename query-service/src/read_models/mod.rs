@@ -2,6 +2,7 @@
 //! the query API answers (docs/api.md), returning the rows as the API shows them (`rows`).
 //! Filters arrive already validated.
 
+mod history;
 mod rows;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+pub use history::{Movement, MovementFilter, MovementKey, StockAt, StockItem, StockKey};
 pub use rows::{
     BackorderPolicy, Customer, DaySales, Order, OrderKey, OrderLine, OrderStatus, OrderSummary,
     Product, ProductStatus, Projection, Projections, Replenishment, ReplenishmentKey,

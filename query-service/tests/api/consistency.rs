@@ -224,7 +224,7 @@ async fn the_listener_reconnects_and_catches_up_after_losing_its_connection() {
     let mut db = app.db().await;
     let killed: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-          WHERE datname = current_database() AND query LIKE 'LISTEN%' \
+          WHERE datname = current_database() AND query LIKE 'LISTEN%stockflow_projections%' \
             AND pid <> pg_backend_pid()",
     )
     .fetch_all(&mut db)

@@ -5,8 +5,10 @@
 mod analytics;
 mod consistency;
 mod customers;
+mod feed;
 mod health;
 mod helpers;
+mod history;
 mod injection;
 mod openapi;
 mod orders;

@@ -7,7 +7,8 @@ use stockflow_testkit::openapi::{
     assert_swagger_ui, assert_valid, served_document,
 };
 
-use crate::helpers::{TestApp, line, order, product, replenishment};
+use crate::feed::FeedApp;
+use crate::helpers::{TestApp, assert_keys, line, order, product, replenishment};
 
 #[tokio::test]
 async fn the_served_document_is_the_committed_one() {
@@ -23,7 +24,13 @@ async fn the_served_document_is_the_committed_one() {
 #[tokio::test]
 async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
     let app = TestApp::spawn().await;
-    let (_, document) = served_document(&app.url("")).await;
+    let (_, mut document) = served_document(&app.url("")).await;
+    // The event feed has a scope of its own (see below); every other query needs
+    // `queries:read`.
+    document["paths"]
+        .as_object_mut()
+        .expect("paths")
+        .retain(|path, _| path != "/v1/events");
     let operations = assert_api_operations(
         &document,
         "get",
@@ -31,10 +38,12 @@ async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
         &[
             "/v1/products/{sku}",
             "/v1/products",
+            "/v1/products/{sku}/movements",
             "/v1/orders/{order_id}",
             "/v1/orders",
             "/v1/customers/{customer_id}",
             "/v1/analytics/sales",
+            "/v1/analytics/stock",
             "/v1/replenishments",
             "/v1/projections",
             "/healthz",
@@ -211,4 +220,74 @@ async fn problems_validate_against_the_problem_schema() {
     for problem in [&invalid.body, &missing.body] {
         assert_problem_documented(&document, problem);
     }
+}
+
+#[tokio::test]
+async fn the_event_feed_is_documented_with_its_scope_both_answers_and_its_bounds() {
+    let mut app = FeedApp::spawn().await;
+    let (_, document) = served_document(&app.url("")).await;
+    let mut feed = document.clone();
+    feed["paths"]
+        .as_object_mut()
+        .expect("paths")
+        .retain(|path, _| path == "/v1/events");
+    let operations = assert_api_operations(
+        &feed,
+        "get",
+        "events:read",
+        &["/v1/events"],
+        &["400", "401", "403", "429", "503"],
+    );
+    let operation = operations[0].1;
+    let bearer = document["components"]["securitySchemes"]["bearer"]["description"]
+        .as_str()
+        .expect("a description");
+    assert!(
+        bearer.contains("queries:read") && bearer.contains("events:read"),
+        "{bearer}"
+    );
+    let content = &operation["responses"]["200"]["content"];
+    assert_eq!(
+        content["application/json"]["schema"]["$ref"],
+        "#/components/schemas/EventPage"
+    );
+    assert!(content["text/event-stream"].is_object(), "{content}");
+    let parameter = |name: &str| {
+        operation["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is documented"))
+            .clone()
+    };
+    assert_eq!(parameter("limit")["schema"]["minimum"], 1);
+    assert_eq!(parameter("limit")["schema"]["maximum"], 1000);
+    assert_eq!(parameter("after")["schema"]["minimum"], 0);
+    assert_eq!(parameter("Last-Event-ID")["in"], "header");
+    let types = parameter("type");
+    assert_eq!(types["schema"]["type"], "array");
+    let values = types["schema"]["items"]["enum"]
+        .as_array()
+        .expect("an enum");
+    for value in ["order.placed", "order.*", "product.replenishment_requested"] {
+        assert!(values.iter().any(|v| v == value), "{value} in {values:?}");
+    }
+
+    app.seeder.mixed(50).await;
+    let page = app.get("/v1/events?limit=50").await;
+    let body = page.assert_ok();
+    assert_keys(body, &["events", "next_after", "head"]);
+    assert_valid(&document, "EventPage", body);
+    let documented = document["components"]["schemas"]["CloudEvent"]["properties"]
+        .as_object()
+        .expect("properties");
+    for event in body["events"].as_array().expect("events") {
+        for member in event.as_object().expect("an object").keys() {
+            assert!(documented.contains_key(member), "{member} is undocumented");
+        }
+    }
+    let refused = app.get("/v1/events?limit=0").await;
+    refused.assert_invalid("limit");
+    assert_problem_documented(&document, &refused.body);
 }

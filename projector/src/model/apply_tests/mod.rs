@@ -19,6 +19,7 @@ use super::rows::{
     CustomerDelta, LineRow, OrderRow, ProductRow, ReplenishmentRow, SalesDelta, Working,
 };
 
+mod history;
 mod orders;
 mod products;
 
