@@ -95,6 +95,34 @@ pub fn goals(s: &Stockflow, b: &Baselines) -> Vec<Goal> {
             None,
             Some(1.2),
         ),
+        against(
+            &format!(
+                "command p99 during a replay of {} events",
+                s.replay.replay.to
+            ),
+            s.replay.during.p99_ms,
+            "ms",
+            ("alone", s.replay.alone.p99_ms),
+            None,
+            Some(1.2),
+        ),
+        against(
+            "replay events/s, commands running",
+            s.replay.replay.events_per_second,
+            "/s",
+            ("REPLAY_RATE", f64::from(s.replay.replay.rate_limit)),
+            Some(0.9),
+            None,
+        ),
+        at_most(
+            &format!(
+                "stock as of an instant, all {} products (slowest of {})",
+                s.stock_as_of.products, s.stock_as_of.repetitions
+            ),
+            s.stock_as_of.all_pages_max_ms,
+            "ms",
+            1000.0,
+        ),
     ];
     // The commands must also leave the relay and projector able to keep up.
     goals[0].met &= s.max_rate.keeps_up.verdict;
@@ -126,6 +154,23 @@ pub fn figures(s: &Stockflow, b: &Baselines) -> Vec<(&'static str, f64)> {
         (
             "rebuild events/s",
             s.rebuild["events_per_second"].as_f64().unwrap_or(0.0),
+        ),
+        (
+            "stock as of an instant, all pages",
+            s.stock_as_of.all_pages_p50_ms,
+        ),
+        (
+            "stock as of an instant, page p99",
+            s.stock_as_of.page.p99_ms,
+        ),
+        ("stock now, page p99", s.stock_as_of.now_page.p99_ms),
+        ("command p99 before a replay", s.replay.alone.p99_ms),
+        ("command p99 during a replay", s.replay.during.p99_ms),
+        ("replay events published", s.replay.replay.published as f64),
+        ("replay events/s", s.replay.replay.events_per_second),
+        (
+            "replayed events delivered",
+            s.replay.replay.delivered as f64,
         ),
     ]
 }

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -157,20 +157,43 @@ where
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
+    open_loop_until(rate, measure, &AtomicBool::new(false), task)
+        .await
+        .0
+}
+
+/// As [`open_loop`], but sends nothing more once `stop` is set (or `limit` has passed);
+/// also returns how long it was sending.
+pub async fn open_loop_until<F, Fut, T>(
+    rate: f64,
+    limit: Duration,
+    stop: &AtomicBool,
+    task: F,
+) -> (Vec<T>, Duration)
+where
+    F: Fn(u64, Instant) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
     let start = Instant::now();
     let mut tasks = Vec::new();
+    let mut sent_for = limit;
     for n in 0.. {
         let due = start + interval.mul_f64(n as f64);
-        if due >= start + measure {
+        if due >= start + limit {
             break;
         }
         tokio::time::sleep_until(due.into()).await;
+        if stop.load(Ordering::Relaxed) {
+            sent_for = due - start;
+            break;
+        }
         tasks.push(tokio::spawn(task(n, due)));
     }
     let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {
         results.push(task.await.expect("a load task never panics"));
     }
-    results
+    (results, sent_for)
 }

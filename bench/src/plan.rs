@@ -18,6 +18,10 @@ pub struct Plan {
     pub hot_product_events: u64,
     /// Messages published for B2.
     pub b2_messages: u64,
+    /// Products registered, with some history, for the stock-as-of-an-instant scenario.
+    pub stock_products: usize,
+    /// Times that scenario reads the whole listing.
+    pub stock_repetitions: usize,
 }
 
 impl Plan {
@@ -30,6 +34,8 @@ impl Plan {
             products: 1_000,
             hot_product_events: 1_000_000,
             b2_messages: 200_000,
+            stock_products: 10_000,
+            stock_repetitions: 5,
         }
     }
 
@@ -43,6 +49,8 @@ impl Plan {
             products: 50,
             hot_product_events: 2_000,
             b2_messages: 5_000,
+            stock_products: 600,
+            stock_repetitions: 3,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::Results;
+use crate::results::{Results, Stockflow};
 use crate::system::CpuUse;
 
 fn number(value: f64) -> String {
@@ -136,6 +136,7 @@ pub fn markdown(results: &Results) -> String {
         b.b4_insert_select.events,
         number(b.b4_insert_select.seconds),
     );
+    stock_and_replay(&mut md, s);
 
     md.push_str("\n**CPU per place-order** (CPU time over the stretch / commands):\n\n");
     let _ = writeln!(
@@ -228,4 +229,54 @@ pub fn markdown(results: &Results) -> String {
         }
     }
     md
+}
+
+/// The stock-as-of-an-instant and replay paragraphs.
+fn stock_and_replay(md: &mut String, s: &Stockflow) {
+    let st = &s.stock_as_of;
+    let _ = writeln!(
+        md,
+        "\n**Stock as of an instant** (`GET /v1/analytics/stock`, pages of {}): {} products in \
+         {} pages as of {}; all pages in {} ms (median of {} readings), {} ms at the slowest; \
+         a page p50/p99 {} / {} ms. One page as the stock stands now: p50/p99 {} / {} ms.",
+        st.page_limit,
+        st.products,
+        st.pages,
+        st.as_of,
+        number(st.all_pages_p50_ms),
+        st.repetitions,
+        number(st.all_pages_max_ms),
+        number(st.page.p50_ms),
+        number(st.page.p99_ms),
+        number(st.now_page.p50_ms),
+        number(st.now_page.p99_ms),
+    );
+    let r = &s.replay;
+    let run = &r.replay;
+    let outcome = if run.completed {
+        "done within the stretch".to_owned()
+    } else {
+        format!("**not done** by the end of the stretch ({})", run.status)
+    };
+    let _ = writeln!(
+        md,
+        "\n**Live latency during a replay** ({} place-orders/s, open loop): alone ({} s) \
+         p50/p99 {} / {} ms; while the whole store ({} events) was replayed into a queue an \
+         ack-only subscriber drained ({} s), p50/p99 {} / {} ms, p99 {:.2}× alone. The replay \
+         published {} events at {} events/s (REPLAY_RATE {}/s), {outcome}; the subscriber \
+         took {}.",
+        number(r.rate),
+        number(r.alone_seconds),
+        number(r.alone.p50_ms),
+        number(r.alone.p99_ms),
+        run.to,
+        number(r.during_seconds),
+        number(r.during.p50_ms),
+        number(r.during.p99_ms),
+        r.during.p99_ms / r.alone.p99_ms.max(1e-9),
+        run.published,
+        number(run.events_per_second),
+        run.rate_limit,
+        run.delivered,
+    );
 }

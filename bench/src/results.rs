@@ -49,6 +49,8 @@ pub struct Stockflow {
     pub reads_cpu: CpuUse,
     pub hot_product: HotProduct,
     pub rebuild: Value,
+    pub stock_as_of: StockAsOf,
+    pub replay: ReplayLatency,
     pub peak_rss_mib: Vec<(String, f64)>,
     pub load_generator_cpu_seconds: f64,
 }
@@ -89,6 +91,55 @@ pub struct HotProduct {
     pub rate: f64,
     pub hot: Summary,
     pub new: Summary,
+}
+
+/// Every product's stock as of an instant (`GET /v1/analytics/stock`), read page by page.
+#[derive(Debug, Serialize)]
+pub struct StockAsOf {
+    /// The instant asked for: between two rounds of receipts and price changes.
+    pub as_of: String,
+    /// Products a whole listing held, and in how many pages of `page_limit`.
+    pub products: u64,
+    pub pages: u64,
+    pub page_limit: u32,
+    pub repetitions: usize,
+    /// Time to read every page of the listing: the median and the slowest repetition.
+    pub all_pages_p50_ms: f64,
+    pub all_pages_max_ms: f64,
+    /// Every page of every repetition.
+    pub page: Summary,
+    /// One page of the stock as it stands now, asked for again and again.
+    pub now_page: Summary,
+}
+
+/// Place-orders at one rate, alone and then while a replay of the whole store runs into a
+/// queue of the benchmark's own.
+#[derive(Debug, Serialize)]
+pub struct ReplayLatency {
+    pub rate: f64,
+    pub alone: Summary,
+    pub alone_seconds: f64,
+    pub during: Summary,
+    pub during_seconds: f64,
+    pub replay: ReplayRun,
+}
+
+/// What the replay did, as its `GET /v1/admin/replays/{id}` said.
+#[derive(Debug, Default, Serialize)]
+pub struct ReplayRun {
+    /// The command service's `REPLAY_RATE`.
+    pub rate_limit: u32,
+    /// The store's head when it started: the replay covers positions 1 to it.
+    pub to: i64,
+    /// Messages confirmed by the end of the stretch, and per second of the replay.
+    pub published: i64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    /// `done` within the stretch (else `running`, or `failed` with its error).
+    pub status: String,
+    pub completed: bool,
+    /// Messages the ack-only subscriber took off the queue.
+    pub delivered: u64,
 }
 
 #[derive(Debug, Serialize)]

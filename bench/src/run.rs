@@ -57,12 +57,26 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
     let b4 = baselines::b4(&stack.database_url).await?;
     let rebuild = scenarios::rebuild(&stack).await?;
 
+    // 6. Every product's stock as of an instant, over 10,000 products with some history.
+    let stock_as_of = scenarios::stock_as_of(&plan, &stack, &mut db, &mut problems).await?;
+
+    // 7. Place-orders at a quarter of the most, alone and while the whole store is replayed.
+    let replay = scenarios::replay_latency(
+        &plan,
+        &setup,
+        &stack,
+        &mut db,
+        (rate / 2.0).max(1.0),
+        &mut problems,
+    )
+    .await?;
+
     let peak_rss_mib = stack.peak_rss_mib();
     let load_generator_cpu_seconds = CpuSnapshot::take(&[]).parts["load generator"];
     drop(db);
     stack.stop(&mut problems).await;
 
-    // 6. The same PlaceOrder on the peer.
+    // 8. The same PlaceOrder on the peer.
     let peer = if setup.with_peer {
         Some(scenarios::peer(&plan, &setup, &mut problems).await?)
     } else {
@@ -77,6 +91,8 @@ pub async fn run(plan: Plan, setup: Setup) -> Result<Results, BoxError> {
         reads_cpu,
         hot_product,
         rebuild,
+        stock_as_of,
+        replay,
         peak_rss_mib,
         load_generator_cpu_seconds,
     };

@@ -20,6 +20,10 @@ pub const EXCHANGE: &str = "stockflow.bench.events";
 /// The projector's queue.
 pub const QUEUE: &str = "stockflow.bench.projector";
 
+/// Messages per second a replay publishes at most: the command service's default
+/// (docs/api.md), set explicitly so that the benchmark knows what it asked for.
+pub const REPLAY_RATE: u32 = 5_000;
+
 /// The exchange the projector's queue sends what it rejects to: as
 /// `stockflow_broker::dead_letter_exchange` names it.
 fn dead_letter_exchange(queue: &str) -> String {
@@ -66,6 +70,7 @@ impl Stack {
             ("PROJECTOR_QUEUE", QUEUE.to_owned()),
             ("AUTH_JWT_SECRET", secret.clone()),
             ("RATE_LIMIT_PER_SECOND", "0".to_owned()),
+            ("REPLAY_RATE", REPLAY_RATE.to_string()),
             ("LOG_FORMAT", "json".to_owned()),
         ];
         let with = |addr: String| {

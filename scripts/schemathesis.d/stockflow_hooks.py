@@ -39,7 +39,7 @@ def _instant(raw, end_of_day):
 
 @schemathesis.hook
 def filter_query(ctx, query):
-    """Sales are asked for over a period that does not end before it starts.
+    """Sales and movements are asked for over a period that does not end before it starts.
 
     `from` after `to` is 400 invalid_parameter (docs/api.md), a rule between two parameters
     that JSON Schema cannot state; such periods are left out of generation, and

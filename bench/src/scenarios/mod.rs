@@ -9,7 +9,9 @@ mod max_rate;
 mod peer;
 mod reads;
 mod rebuild;
+mod replay;
 mod requests;
+mod stock_as_of;
 
 pub use baselines::{b1, b2, b3};
 pub use half_rate::{half_rate, visibility};
@@ -18,7 +20,9 @@ pub use max_rate::max_rate;
 pub use peer::peer;
 pub use reads::product_reads;
 pub use rebuild::rebuild;
+pub use replay::replay_latency;
 pub use requests::{place_order, register};
+pub use stock_as_of::stock_as_of;
 
 use crate::load::Summary;
 

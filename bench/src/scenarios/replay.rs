@@ -1,0 +1,237 @@
+//! Live latency during a replay: place-orders at one rate in an open loop, first alone, then
+//! while the command service replays the whole store into a queue of the benchmark's own,
+//! which an ack-only subscriber drains.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use serde_json::Value;
+use sqlx::PgConnection;
+use tokio::task::JoinHandle;
+
+use super::{check, place_order};
+use crate::load::{self, Samples, Summary};
+use crate::plan::{Plan, Setup};
+use crate::results::{ReplayLatency, ReplayRun};
+use crate::stack::{REPLAY_RATE, Stack, catch_up};
+use crate::system::BoxError;
+
+/// The queue the replay goes to; nothing else is bound to it.
+const QUEUE: &str = "stockflow.bench.replay";
+/// Deliveries the subscriber holds unacknowledged at most.
+const PREFETCH: u16 = 1_000;
+/// How often the replay's progress is read.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// Place-orders at `rate`, alone for the plan's stretch, then for as long as a replay of the
+/// whole store takes (up to twice its expected time and half a minute).
+pub async fn replay_latency(
+    plan: &Plan,
+    setup: &Setup,
+    stack: &Stack,
+    db: &mut PgConnection,
+    rate: f64,
+    problems: &mut Vec<String>,
+) -> Result<ReplayLatency, BoxError> {
+    let subscriber = Subscriber::start(&setup.amqp_url).await?;
+    stack.memory_so_far();
+    eprintln!(
+        "place-order, open loop, {rate:.0}/s, {} s alone",
+        plan.seconds
+    );
+    let alone_for = Duration::from_secs(plan.seconds);
+    let (alone, alone_for) = orders(stack, plan, rate, alone_for, &AtomicBool::new(false)).await;
+    check(problems, "place-order before the replay", &alone);
+    catch_up(db, Duration::from_secs(60)).await?;
+
+    let (id, to) = start_replay(stack).await?;
+    let expected = Duration::from_secs_f64(to as f64 / f64::from(REPLAY_RATE));
+    eprintln!(
+        "place-order, open loop, {rate:.0}/s, while {to} events are replayed (about {:.0} s)",
+        expected.as_secs_f64()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let follower = tokio::spawn(follow(
+        stack.client.clone(),
+        replay_url(stack, &id),
+        stop.clone(),
+    ));
+    let limit = expected * 2 + Duration::from_secs(30);
+    let (during, during_for) = orders(stack, plan, rate, limit, &stop).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut replay = follower.await??;
+    check(problems, "place-order during a replay", &during);
+    if replay.status.starts_with("failed") {
+        problems.push(format!("the replay ended {}", replay.status));
+    }
+    replay.to = to;
+    replay.delivered = subscriber.stop(replay.published).await?;
+    stack.memory_so_far();
+    catch_up(db, Duration::from_secs(60)).await?;
+    Ok(ReplayLatency {
+        rate,
+        alone,
+        alone_seconds: alone_for.as_secs_f64(),
+        during,
+        during_seconds: during_for.as_secs_f64(),
+        replay,
+    })
+}
+
+/// Single-line place-orders at `rate`, each timed from its due time, until `stop` is set or
+/// `limit` has passed; how long they were sent for.
+async fn orders(
+    stack: &Stack,
+    plan: &Plan,
+    rate: f64,
+    limit: Duration,
+    stop: &AtomicBool,
+) -> (Summary, Duration) {
+    let request = place_order(stack.client.clone(), &stack.command_url, plan.products);
+    let (outcomes, sent_for) = load::open_loop_until(rate, limit, stop, |n, due| {
+        let request = request(n);
+        async move { load::send(request).await.map(|_| due.elapsed()) }
+    })
+    .await;
+    let mut samples = Samples::default();
+    for outcome in outcomes {
+        match outcome {
+            Ok(latency) => samples.latencies.push(latency),
+            Err(e) => samples.fail(e),
+        }
+    }
+    (samples.summary(sent_for), sent_for)
+}
+
+/// Asks for a replay of every stored event into the benchmark's queue: its id and the
+/// last position it covers.
+async fn start_replay(stack: &Stack) -> Result<(String, i64), BoxError> {
+    let request = stack
+        .client
+        .post(format!("{}/v1/admin/replays", stack.command_url))
+        .json(&serde_json::json!({ "queue": QUEUE }));
+    let body = load::send(request)
+        .await
+        .map_err(|e| format!("cannot start a replay: {e}"))?;
+    let started: Value = serde_json::from_slice(&body)?;
+    match (started["replay_id"].as_str(), started["to"].as_i64()) {
+        (Some(id), Some(to)) => Ok((id.to_owned(), to)),
+        _ => Err(format!("a replay's start answered {started}").into()),
+    }
+}
+
+fn replay_url(stack: &Stack, id: &str) -> String {
+    format!("{}/v1/admin/replays/{id}", stack.command_url)
+}
+
+/// Reads the replay's progress until it ends (and then sets `stop`) or `stop` is set.
+async fn follow(
+    client: reqwest::Client,
+    url: String,
+    stop: Arc<AtomicBool>,
+) -> Result<ReplayRun, String> {
+    let started = Instant::now();
+    loop {
+        let status: Value = serde_json::from_slice(&load::send(client.get(&url)).await?)
+            .map_err(|e| e.to_string())?;
+        let seconds = started.elapsed().as_secs_f64();
+        let state = status["status"].as_str().unwrap_or("?");
+        let ended = state != "running";
+        if ended {
+            stop.store(true, Ordering::Relaxed);
+        }
+        if ended || stop.load(Ordering::Relaxed) {
+            let published = status["published"].as_i64().unwrap_or(0);
+            return Ok(ReplayRun {
+                rate_limit: REPLAY_RATE,
+                published,
+                seconds,
+                events_per_second: published as f64 / seconds.max(1e-9),
+                status: match status["error"].as_str() {
+                    Some(error) => format!("{state}: {error}"),
+                    None => state.to_owned(),
+                },
+                completed: state == "done",
+                ..ReplayRun::default()
+            });
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// The replay's queue, declared afresh, and a subscriber that acknowledges every delivery.
+struct Subscriber {
+    connection: Connection,
+    channel: Channel,
+    delivered: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl Subscriber {
+    async fn start(amqp_url: &str) -> Result<Subscriber, BoxError> {
+        let properties = ConnectionProperties::default().with_connection_name(QUEUE.into());
+        let connection = Connection::connect(amqp_url, properties).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .queue_delete(QUEUE.into(), QueueDeleteOptions::default())
+            .await?;
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        channel
+            .queue_declare(QUEUE.into(), durable, FieldTable::default())
+            .await?;
+        channel
+            .basic_qos(PREFETCH, BasicQosOptions::default())
+            .await?;
+        let mut consumer = channel
+            .basic_consume(
+                QUEUE.into(),
+                "stockflow-bench".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let delivered = Arc::new(AtomicU64::new(0));
+        let counter = delivered.clone();
+        let task = tokio::spawn(async move {
+            while let Some(Ok(delivery)) = consumer.next().await {
+                if delivery.ack(BasicAckOptions::default()).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(Subscriber {
+            connection,
+            channel,
+            delivered,
+            task,
+        })
+    }
+
+    /// Waits up to 10 s for `published` deliveries, deletes the queue and says how many
+    /// deliveries it took.
+    async fn stop(self, published: i64) -> Result<u64, BoxError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.delivered.load(Ordering::Relaxed) < published.max(0) as u64
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+        self.channel
+            .queue_delete(QUEUE.into(), QueueDeleteOptions::default())
+            .await?;
+        self.task.abort();
+        let _ = self.connection.close(200, "done".into()).await;
+        Ok(self.delivered.load(Ordering::Relaxed))
+    }
+}
