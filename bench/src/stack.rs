@@ -22,7 +22,7 @@ pub const QUEUE: &str = "stockflow.bench.projector";
 
 /// Messages per second a replay publishes at most: the command service's default
 /// (docs/api.md), set explicitly so that the benchmark knows what it asked for.
-pub const REPLAY_RATE: u32 = 5_000;
+pub const REPLAY_RATE: u32 = 2_000;
 
 /// The exchange the projector's queue sends what it rejects to: as
 /// `stockflow_broker::dead_letter_exchange` names it.

@@ -22,7 +22,7 @@ pub struct Config {
     pub relay: bool,
     /// Messages per second a replay publishes, at most (docs/api.md, "Replaying events into
     /// a queue"): low enough that live commands keep their latency while one runs.
-    #[arg(long, env = "REPLAY_RATE", default_value_t = 5_000,
+    #[arg(long, env = "REPLAY_RATE", default_value_t = 2_000,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub replay_rate: u32,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
