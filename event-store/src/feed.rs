@@ -8,7 +8,7 @@
 //! only after every earlier one has committed and become visible. Readers also stop at a head
 //! they read first: every event up to that head was committed when the head was read.
 
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use stockflow_events::CloudEvent;
 use uuid::Uuid;
 
@@ -53,7 +53,7 @@ impl EventStore {
     /// in that range that passes the filter is missing. A bounded range bounds the work of a
     /// sparse filter; a correlation id is found through its index, whatever the range.
     pub async fn read_feed(
-        &self,
+        executor: impl PgExecutor<'_>,
         filter: &FeedFilter,
         after: i64,
         upto: i64,
@@ -84,6 +84,6 @@ impl EventStore {
                 .push_bind(correlation_id.to_string());
         }
         query.push(" ORDER BY position LIMIT ").push_bind(limit);
-        query.build_query_as().fetch_all(self.pool()).await
+        query.build_query_as().fetch_all(executor).await
     }
 }

@@ -191,6 +191,20 @@ pub fn cloud_type(event_type: &str, version: u32) -> String {
     format!("com.stockflow.{event_type}.v{version}")
 }
 
+/// The routing keys a subscriber's pattern names: a routing key (`order.placed`) names itself,
+/// `<aggregate>.*` every event of that aggregate; anything else names none. In contract order.
+pub fn routing_keys(pattern: &str) -> Vec<String> {
+    Event::CATALOGUE
+        .iter()
+        .map(|(aggregate, name, _)| (aggregate.as_str(), *name))
+        .filter(|(aggregate, name)| {
+            pattern.strip_suffix(".*") == Some(*aggregate)
+                || pattern.split_once('.') == Some((*aggregate, *name))
+        })
+        .map(|(aggregate, name)| format!("{aggregate}.{name}"))
+        .collect()
+}
+
 /// Brings a payload written at an older type version up to the current one. Every published
 /// version stays readable: when an event gets a v2, its v1 → v2 step is added here.
 fn upcast(

@@ -1,8 +1,6 @@
 //! What a replay is asked to publish, checked against the event contract and the store: the
 //! routing keys its `types` name, and its range of positions. Pure functions.
 
-use stockflow_events::Event;
-
 /// The routing keys a replay publishes, from the `types` of its request. Each entry is a
 /// routing key (`order.placed`) or every key of one aggregate (`order.*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,23 +14,13 @@ pub struct TypeFilter {
 impl TypeFilter {
     /// The filter `types` describes, or the entries that name no event.
     pub fn parse(types: &[String]) -> Result<TypeFilter, Vec<String>> {
-        let known: Vec<String> = Event::CATALOGUE
-            .iter()
-            .map(|(aggregate, name, _)| format!("{}.{name}", aggregate.as_str()))
-            .collect();
         let mut filter = TypeFilter {
             named: Vec::new(),
             keys: Vec::new(),
         };
         let mut unknown = Vec::new();
         for wanted in types {
-            let named: Vec<&String> = match wanted.strip_suffix(".*") {
-                Some(aggregate) => known
-                    .iter()
-                    .filter(|key| key.split_once('.').is_some_and(|(a, _)| a == aggregate))
-                    .collect(),
-                None => known.iter().filter(|key| *key == wanted).collect(),
-            };
+            let named = stockflow_events::routing_keys(wanted);
             if named.is_empty() {
                 unknown.push(wanted.clone());
             }
@@ -40,8 +28,8 @@ impl TypeFilter {
                 filter.named.push(wanted.clone());
             }
             for key in named {
-                if !filter.keys.contains(key) {
-                    filter.keys.push(key.clone());
+                if !filter.keys.contains(&key) {
+                    filter.keys.push(key);
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use lapin::options::BasicPublishOptions;
 use lapin::{Channel, Confirmation};
 use sqlx::PgConnection;
-use stockflow_event_store::StoredEvent;
+use stockflow_event_store::{EventStore, FeedFilter, StoredEvent};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -89,6 +89,10 @@ pub(super) async fn run(
     stop: &CancellationToken,
 ) -> Result<Outcome, ReplayError> {
     let chunk = chunk_size(job.rate);
+    let filter = FeedFilter {
+        types: job.keys.clone(),
+        ..FeedFilter::default()
+    };
     let mut published = 0;
     let mut last = job.range.after;
     let mut next = Instant::now();
@@ -99,7 +103,8 @@ pub(super) async fn run(
             () = stop.cancelled() => break,
         }
         let began = Instant::now();
-        let events = store::read(&mut session.db, last, job.range.to, &job.keys, chunk).await?;
+        let events =
+            EventStore::read_feed(&mut session.db, &filter, last, job.range.to, chunk).await?;
         // A short read reached the end of the range: every event up to `to` was examined.
         let examined = match events.last() {
             Some(event) if events.len() as i64 == chunk => event.position,

@@ -3,7 +3,6 @@
 //! own connection for as long as it runs.
 
 use sqlx::{PgConnection, PgExecutor, PgPool};
-use stockflow_event_store::StoredEvent;
 use uuid::Uuid;
 
 use super::filter::Range;
@@ -67,32 +66,6 @@ pub async fn insert(db: &mut PgConnection, replay: &NewReplay<'_>) -> Result<(),
     .execute(db)
     .await?;
     Ok(())
-}
-
-/// Up to `limit` events of `keys` (every event when empty) after `after` and up to `to`, in
-/// position order.
-pub async fn read(
-    db: &mut PgConnection,
-    after: i64,
-    to: i64,
-    keys: &[String],
-    limit: i64,
-) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    sqlx::query_as!(
-        StoredEvent,
-        "SELECT position, stream_id, stream_version, event_id, event_type, type_version, data,
-                metadata, recorded_at, commit_position
-           FROM event_store.events
-          WHERE position > $1 AND position <= $2
-            AND (cardinality($3::text[]) = 0 OR event_type = ANY($3))
-          ORDER BY position LIMIT $4",
-        after,
-        to,
-        keys,
-        limit,
-    )
-    .fetch_all(db)
-    .await
 }
 
 /// Records how far a running replay got: everything up to `last_position` was examined, and

@@ -144,7 +144,7 @@ impl Feed {
         limit: i64,
     ) -> Result<(Vec<StoredEvent>, i64), sqlx::Error> {
         let end = scan_end(filter, after, head);
-        let events = self.store.read_feed(filter, after, end, limit).await?;
+        let events = EventStore::read_feed(self.store.pool(), filter, after, end, limit).await?;
         let examined = match events.last() {
             Some(last) if events.len() as i64 >= limit => last.position,
             _ => end,

@@ -14,7 +14,6 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use stockflow_edge::Scope;
 use stockflow_event_store::FeedFilter;
-use stockflow_events::Event as DomainEvent;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -197,14 +196,7 @@ fn sse_event(event: Published) -> Event {
 fn types(params: &Params) -> Result<Vec<String>, ApiError> {
     let mut types: Vec<String> = Vec::new();
     for raw in params.all("type") {
-        let matching: Vec<String> = DomainEvent::CATALOGUE
-            .iter()
-            .map(|(aggregate, name, _)| (aggregate.as_str(), *name))
-            .filter(|(aggregate, name)| {
-                raw.strip_suffix(".*") == Some(*aggregate) || raw == format!("{aggregate}.{name}")
-            })
-            .map(|(aggregate, name)| format!("{aggregate}.{name}"))
-            .collect();
+        let matching = stockflow_events::routing_keys(raw);
         if matching.is_empty() {
             return Err(ApiError::invalid(
                 "type",
