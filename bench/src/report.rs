@@ -253,18 +253,14 @@ fn stock_and_replay(md: &mut String, s: &Stockflow) {
     );
     let r = &s.replay;
     let run = &r.replay;
-    let outcome = if run.completed {
-        "done within the stretch".to_owned()
-    } else {
-        format!("**not done** by the end of the stretch ({})", run.status)
-    };
     let _ = writeln!(
         md,
         "\n**Live latency during a replay** ({} place-orders/s, open loop): alone ({} s) \
-         p50/p99 {} / {} ms; while the whole store ({} events) was replayed into a queue an \
-         ack-only subscriber drained ({} s), p50/p99 {} / {} ms, p99 {:.2}× alone. The replay \
-         published {} events at {} events/s (REPLAY_RATE {}/s), {outcome}; the subscriber \
-         took {}.",
+         p50/p99 {} / {} ms; while a replay of the whole store ({} events) into a queue an \
+         ack-only subscriber drained ran ({} s), p50/p99 {} / {} ms, p99 {:.2}× alone. The \
+         replay (REPLAY_RATE {}/s) published {} events meanwhile, {} events/s; once the \
+         commands stopped, {} events/s over {} s. It ended {} with {} published; the \
+         subscriber took {}.",
         number(r.rate),
         number(r.alone_seconds),
         number(r.alone.p50_ms),
@@ -274,9 +270,13 @@ fn stock_and_replay(md: &mut String, s: &Stockflow) {
         number(r.during.p50_ms),
         number(r.during.p99_ms),
         r.during.p99_ms / r.alone.p99_ms.max(1e-9),
-        run.published,
-        number(run.events_per_second),
         run.rate_limit,
+        run.with_commands,
+        number(run.with_commands_per_second),
+        number(run.quiet_per_second),
+        number(run.quiet_seconds),
+        run.status,
+        run.published,
         run.delivered,
     );
 }

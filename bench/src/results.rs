@@ -131,11 +131,15 @@ pub struct ReplayRun {
     pub rate_limit: u32,
     /// The store's head when it started: the replay covers positions 1 to it.
     pub to: i64,
-    /// Messages confirmed by the end of the stretch, and per second of the replay.
+    /// Messages confirmed while the commands ran, and per second of that stretch.
+    pub with_commands: i64,
+    pub with_commands_per_second: f64,
+    /// Messages confirmed per second once the commands had stopped, over that many seconds.
+    pub quiet_per_second: f64,
+    pub quiet_seconds: f64,
+    /// Messages confirmed in all.
     pub published: i64,
-    pub seconds: f64,
-    pub events_per_second: f64,
-    /// `done` within the stretch (else `running`, or `failed` with its error).
+    /// `done`, or `cancelled` at the end of the scenario (else what went wrong).
     pub status: String,
     pub completed: bool,
     /// Messages the ack-only subscriber took off the queue.

@@ -72,6 +72,7 @@ impl App {
             pool.clone(),
             config.broker.url.clone(),
             config.replay_rate,
+            writer_handle.times(),
             background.child_token(),
         ));
         replays.recover().await.map_err(StartupError::Replays)?;

@@ -21,7 +21,7 @@ pub struct Config {
     #[arg(long, env = "RELAY", default_value_t = true, action = clap::ArgAction::Set)]
     pub relay: bool,
     /// Messages per second a replay publishes, at most (docs/api.md, "Replaying events into
-    /// a queue"): low enough that live commands keep their latency while one runs.
+    /// a queue"); a replay goes slower while it makes live commands slower.
     #[arg(long, env = "REPLAY_RATE", default_value_t = 2_000,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub replay_rate: u32,

@@ -14,6 +14,7 @@ pub const RELAY_CONFIRMS: &str = "stockflow_relay_confirms_total";
 pub const RELAY_CONFIRMED_AFTER: &str = "stockflow_relay_confirmed_after_seconds";
 pub const REPLAY_EVENTS_PUBLISHED: &str = "stockflow_replay_events_published_total";
 pub const REPLAYS_RUNNING: &str = "stockflow_replays_running";
+pub const REPLAY_RATE: &str = "stockflow_replay_rate";
 
 pub const CATALOG: &[Metric] = &[
     Metric::counter(
@@ -78,4 +79,8 @@ pub const CATALOG: &[Metric] = &[
         "Events replays published to a queue and the broker confirmed.",
     ),
     Metric::gauge(REPLAYS_RUNNING, "Replays this service is running."),
+    Metric::gauge(
+        REPLAY_RATE,
+        "Messages per second the running replays may publish now, together: their REPLAY_RATE, less while live commands slow down.",
+    ),
 ];

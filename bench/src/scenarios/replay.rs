@@ -1,6 +1,7 @@
 //! Live latency during a replay: place-orders at one rate in an open loop, first alone, then
 //! while the command service replays the whole store into a queue of the benchmark's own,
-//! which an ack-only subscriber drains.
+//! which an ack-only subscriber drains; then the replay alone for a while, to see the rate it
+//! keeps when nothing else runs, and a cancel (a whole store takes longer than a benchmark).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,11 +28,14 @@ use crate::system::BoxError;
 const QUEUE: &str = "stockflow.bench.replay";
 /// Deliveries the subscriber holds unacknowledged at most.
 const PREFETCH: u16 = 1_000;
+/// The error a cancelled replay reports (docs/api.md).
+const CANCELLED: &str = "cancelled by an operator";
 /// How often the replay's progress is read.
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
-/// Place-orders at `rate`, alone for the plan's stretch, then for as long as a replay of the
-/// whole store takes (up to twice its expected time and half a minute).
+/// Place-orders at `rate`, alone for the plan's stretch, then for three stretches while a
+/// replay of the whole store runs (less if it ends sooner); then the replay alone for one
+/// stretch, and a cancel if it is still running.
 pub async fn replay_latency(
     plan: &Plan,
     setup: &Setup,
@@ -46,33 +50,46 @@ pub async fn replay_latency(
         "place-order, open loop, {rate:.0}/s, {} s alone",
         plan.seconds
     );
-    let alone_for = Duration::from_secs(plan.seconds);
-    let (alone, alone_for) = orders(stack, plan, rate, alone_for, &AtomicBool::new(false)).await;
+    let stretch = Duration::from_secs(plan.seconds);
+    let (alone, alone_for) = orders(stack, plan, rate, stretch, &AtomicBool::new(false)).await;
     check(problems, "place-order before the replay", &alone);
     catch_up(db, Duration::from_secs(60)).await?;
 
     let (id, to) = start_replay(stack).await?;
-    let expected = Duration::from_secs_f64(to as f64 / f64::from(REPLAY_RATE));
+    let url = replay_url(stack, &id);
     eprintln!(
-        "place-order, open loop, {rate:.0}/s, while {to} events are replayed (about {:.0} s)",
-        expected.as_secs_f64()
+        "place-order, open loop, {rate:.0}/s, for {} s while {to} events are replayed",
+        3 * plan.seconds
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let follower = tokio::spawn(follow(
-        stack.client.clone(),
-        replay_url(stack, &id),
-        stop.clone(),
-    ));
-    let limit = expected * 2 + Duration::from_secs(30);
-    let (during, during_for) = orders(stack, plan, rate, limit, &stop).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut replay = follower.await??;
+    let ended = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch(stack.client.clone(), url.clone(), ended.clone()));
+    let (during, during_for) = orders(stack, plan, rate, 3 * stretch, &ended).await;
     check(problems, "place-order during a replay", &during);
-    if replay.status.starts_with("failed") {
-        problems.push(format!("the replay ended {}", replay.status));
+    let with_commands = progress(stack, &url).await?;
+
+    eprintln!("the replay alone for {} s", plan.seconds);
+    let quiet_from = Instant::now();
+    while quiet_from.elapsed() < stretch && !ended.load(Ordering::Relaxed) {
+        tokio::time::sleep(POLL_EVERY).await;
     }
-    replay.to = to;
-    replay.delivered = subscriber.stop(replay.published).await?;
+    let quiet = progress(stack, &url).await?;
+    let quiet_for = quiet_from.elapsed();
+    ended.store(true, Ordering::Relaxed);
+    let _ = watcher.await;
+    let last = if quiet.status == "running" {
+        cancel(stack, &url).await?
+    } else {
+        quiet.clone()
+    };
+    let (status, completed) = match (last.status.as_str(), last.error.as_deref()) {
+        ("done", _) => ("done".to_owned(), true),
+        ("failed", Some(CANCELLED)) => ("cancelled".to_owned(), false),
+        (state, error) => {
+            problems.push(format!("the replay ended {state}: {error:?}"));
+            (format!("{state}: {error:?}"), false)
+        }
+    };
+    let delivered = subscriber.stop(last.published).await?;
     stack.memory_so_far();
     catch_up(db, Duration::from_secs(60)).await?;
     Ok(ReplayLatency {
@@ -81,7 +98,20 @@ pub async fn replay_latency(
         alone_seconds: alone_for.as_secs_f64(),
         during,
         during_seconds: during_for.as_secs_f64(),
-        replay,
+        replay: ReplayRun {
+            rate_limit: REPLAY_RATE,
+            to,
+            with_commands: with_commands.published,
+            with_commands_per_second: with_commands.published as f64
+                / during_for.as_secs_f64().max(1e-9),
+            quiet_per_second: (quiet.published - with_commands.published) as f64
+                / quiet_for.as_secs_f64().max(1e-9),
+            quiet_seconds: quiet_for.as_secs_f64(),
+            published: last.published,
+            status,
+            completed,
+            delivered,
+        },
     })
 }
 
@@ -131,36 +161,45 @@ fn replay_url(stack: &Stack, id: &str) -> String {
     format!("{}/v1/admin/replays/{id}", stack.command_url)
 }
 
-/// Reads the replay's progress until it ends (and then sets `stop`) or `stop` is set.
-async fn follow(
-    client: reqwest::Client,
-    url: String,
-    stop: Arc<AtomicBool>,
-) -> Result<ReplayRun, String> {
-    let started = Instant::now();
-    loop {
-        let status: Value = serde_json::from_slice(&load::send(client.get(&url)).await?)
-            .map_err(|e| e.to_string())?;
-        let seconds = started.elapsed().as_secs_f64();
-        let state = status["status"].as_str().unwrap_or("?");
-        let ended = state != "running";
-        if ended {
-            stop.store(true, Ordering::Relaxed);
-        }
-        if ended || stop.load(Ordering::Relaxed) {
-            let published = status["published"].as_i64().unwrap_or(0);
-            return Ok(ReplayRun {
-                rate_limit: REPLAY_RATE,
-                published,
-                seconds,
-                events_per_second: published as f64 / seconds.max(1e-9),
-                status: match status["error"].as_str() {
-                    Some(error) => format!("{state}: {error}"),
-                    None => state.to_owned(),
-                },
-                completed: state == "done",
-                ..ReplayRun::default()
-            });
+/// A replay as its `GET /v1/admin/replays/{id}` (or its cancel) answered.
+#[derive(Debug, Clone)]
+struct Progress {
+    status: String,
+    error: Option<String>,
+    published: i64,
+}
+
+impl Progress {
+    fn read(body: &[u8]) -> Result<Progress, BoxError> {
+        let status: Value = serde_json::from_slice(body)?;
+        Ok(Progress {
+            status: status["status"].as_str().unwrap_or("?").to_owned(),
+            error: status["error"].as_str().map(str::to_owned),
+            published: status["published"].as_i64().unwrap_or(0),
+        })
+    }
+}
+
+async fn progress(stack: &Stack, url: &str) -> Result<Progress, BoxError> {
+    Progress::read(&load::send(stack.client.get(url)).await?)
+}
+
+async fn cancel(stack: &Stack, url: &str) -> Result<Progress, BoxError> {
+    let request = stack.client.post(format!("{url}/cancel"));
+    let body = load::send(request)
+        .await
+        .map_err(|e| format!("cannot cancel the replay: {e}"))?;
+    Progress::read(&body)
+}
+
+/// Reads the replay's progress until it ends (and then sets `ended`) or `ended` is set.
+async fn watch(client: reqwest::Client, url: String, ended: Arc<AtomicBool>) {
+    while !ended.load(Ordering::Relaxed) {
+        if let Ok(body) = load::send(client.get(&url)).await
+            && let Ok(status) = Progress::read(&body)
+            && status.status != "running"
+        {
+            ended.store(true, Ordering::Relaxed);
         }
         tokio::time::sleep(POLL_EVERY).await;
     }

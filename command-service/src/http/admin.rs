@@ -1,5 +1,5 @@
-//! Operators' routes, behind the `admin` scope: replaying stored events into a queue, and
-//! following a replay (docs/api.md, "Replaying events into a queue").
+//! Operators' routes, behind the `admin` scope: replaying stored events into a queue,
+//! following a replay and cancelling it (docs/api.md, "Replaying events into a queue").
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, Validator};
-use crate::replay::{self, ReplayRequest, StartError, TypeFilter};
+use crate::replay::{self, CancelError, ReplayRequest, StartError, TypeFilter};
 use crate::replies::{FieldError, Refusal};
 
 /// Entries of `types`, at most.
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(start_replay))
         .routes(routes!(replay_status))
+        .routes(routes!(cancel_replay))
 }
 
 // Fields are read as optional so that a missing one is a `validation_failed` field error.
@@ -242,9 +243,7 @@ async fn replay_status(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Replay>, ApiError> {
-    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
-    // An id that is not a UUID names no replay.
-    let replay_id = Uuid::parse_str(&raw).map_err(|_| ApiError::ReplayNotFound(raw.clone()))?;
+    let (raw, replay_id) = replay_id(path)?;
     let replay = app
         .replays
         .get(replay_id)
@@ -252,4 +251,39 @@ async fn replay_status(
         .map_err(|e| unavailable(&e))?
         .ok_or(ApiError::ReplayNotFound(raw))?;
     Ok(Json(replay.into()))
+}
+
+/// The path's replay id; one that is not a UUID names no replay.
+fn replay_id(path: Result<Path<String>, PathRejection>) -> Result<(String, Uuid), ApiError> {
+    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
+    let replay_id = Uuid::parse_str(&raw).map_err(|_| ApiError::ReplayNotFound(raw.clone()))?;
+    Ok((raw, replay_id))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/replays/{replay_id}/cancel",
+    summary = "Stop a running replay",
+    description = "Marks the replay `failed` with the error `cancelled by an operator`, at once, \
+        whichever command service runs it; that service stops publishing within a second. What \
+        the broker confirmed stays counted in `published` and `last_position`: a new replay \
+        with `after` at its `last_position` (once it stopped moving) resumes it.",
+    params(("replay_id" = Uuid, Path, description = "As the replay's start answered")),
+    responses(
+        (status = 200, description = "Cancelled: the replay as it now stands", body = Replay),
+        (status = 404, description = "`replay_not_found`: no replay with this id", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`replay_ended`: the replay is `done` or `failed` already", body = crate::replies::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn cancel_replay(
+    State(app): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Replay>, ApiError> {
+    let (raw, replay_id) = replay_id(path)?;
+    match app.replays.cancel(replay_id).await {
+        Ok(replay) => Ok(Json(replay.into())),
+        Err(CancelError::NotFound(_)) => Err(ApiError::ReplayNotFound(raw)),
+        Err(CancelError::Ended(replay)) => Err(ApiError::ReplayEnded(replay_id, replay.status)),
+        Err(CancelError::Database(e)) => Err(unavailable(&e)),
+    }
 }

@@ -33,6 +33,9 @@ pub enum ApiError {
     ReplayNotFound(String),
     #[error("{0} replays are running already; wait for one to end")]
     ReplayLimit(usize),
+    /// A cancel of a replay that is no longer running.
+    #[error("replay {0} has ended already ({1})")]
+    ReplayEnded(uuid::Uuid, String),
     #[error("no such resource")]
     RouteNotFound,
     #[error("method not allowed here")]
@@ -52,7 +55,7 @@ impl ApiError {
             | ApiError::QueueNotFound(_)
             | ApiError::ReplayNotFound(_)
             | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
-            ApiError::ReplayLimit(_) => StatusCode::CONFLICT,
+            ApiError::ReplayLimit(_) | ApiError::ReplayEnded(..) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Refused(refusal) => refusal.status(),
         }
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::QueueNotFound(_) => "queue_not_found",
             ApiError::ReplayNotFound(_) => "replay_not_found",
             ApiError::ReplayLimit(_) => "replay_limit",
+            ApiError::ReplayEnded(..) => "replay_ended",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Refused(refusal) => refusal.code(),

@@ -5,6 +5,7 @@
 //! the next service to start, and a new replay from its `last_position` resumes it.
 
 mod filter;
+mod pace;
 mod publish;
 mod store;
 
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::writer::CommandTimes;
 pub use filter::{PastHead, Range, TypeFilter};
 use publish::{Job, Outcome, Session};
 pub use store::Replay;
@@ -30,6 +32,8 @@ pub use store::Replay;
 pub const MAX_RUNNING: usize = 2;
 /// What a replay abandoned by its service is marked failed with.
 pub const INTERRUPTED: &str = "interrupted by a restart";
+/// What a replay an operator cancelled is marked failed with.
+pub const CANCELLED: &str = "cancelled by an operator";
 /// How often a running service looks for replays another one abandoned.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -64,24 +68,43 @@ pub enum StartError {
     Database(#[from] sqlx::Error),
 }
 
+/// Why a replay was not cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no replay {0}")]
+    NotFound(Uuid),
+    #[error("the replay has ended already")]
+    Ended(Box<Replay>),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
 /// The service's replays: starts them, answers for them, and stops them with the service.
 pub struct Replays {
     pool: PgPool,
     amqp_url: String,
     rate: u32,
+    commands: Arc<CommandTimes>,
     slots: Arc<Semaphore>,
     stop: CancellationToken,
     tasks: Mutex<JoinSet<()>>,
 }
 
 impl Replays {
-    /// Replays publishing to the broker at `amqp_url`, `rate` messages per second each, until
-    /// `stop`.
-    pub fn new(pool: PgPool, amqp_url: String, rate: u32, stop: CancellationToken) -> Replays {
+    /// Replays publishing to the broker at `amqp_url`, `rate` messages per second each at
+    /// most, less while the `commands` they give way to slow down, until `stop`.
+    pub fn new(
+        pool: PgPool,
+        amqp_url: String,
+        rate: u32,
+        commands: Arc<CommandTimes>,
+        stop: CancellationToken,
+    ) -> Replays {
         Replays {
             pool,
             amqp_url,
             rate: rate.max(1),
+            commands,
             slots: Arc::new(Semaphore::new(MAX_RUNNING)),
             stop,
             tasks: Mutex::new(JoinSet::new()),
@@ -143,6 +166,7 @@ impl Replays {
             range,
             keys: request.types.map(|t| t.keys).unwrap_or_default(),
             rate: self.rate,
+            commands: self.commands.clone(),
         };
         tracing::info!(%replay_id, queue = %job.queue, after = range.after, to = range.to, "replay started");
         self.spawn(job, session, slot);
@@ -152,6 +176,21 @@ impl Replays {
     /// The replay recorded under `replay_id`, if any.
     pub async fn get(&self, replay_id: Uuid) -> Result<Option<Replay>, sqlx::Error> {
         store::get(&self.pool, replay_id).await
+    }
+
+    /// Cancels a running replay, wherever it runs: it is `failed` at once and stops
+    /// publishing within a second; a new replay from its `last_position` resumes it. The
+    /// replay as it now stands.
+    pub async fn cancel(&self, replay_id: Uuid) -> Result<Replay, CancelError> {
+        let cancelled = store::cancel(&self.pool, replay_id, CANCELLED).await?;
+        let replay = store::get(&self.pool, replay_id)
+            .await?
+            .ok_or(CancelError::NotFound(replay_id))?;
+        if !cancelled {
+            return Err(CancelError::Ended(Box::new(replay)));
+        }
+        tracing::info!(%replay_id, "replay cancelled");
+        Ok(replay)
     }
 
     /// Waits for the replays to stop, once the service's stop was signalled.
@@ -195,6 +234,7 @@ async fn run(job: Job, mut session: Session, stop: &CancellationToken, pool: &Pg
     let replay_id = job.replay_id;
     match publish::run(&job, &mut session, stop).await {
         Ok(Outcome::Done) => tracing::info!(%replay_id, "replay done"),
+        Ok(Outcome::Cancelled) => tracing::info!(%replay_id, "replay stopped: it was cancelled"),
         Ok(Outcome::Stopped) => {
             tracing::info!(%replay_id, "replay stopped with the service; the next start marks it failed");
         }

@@ -1,8 +1,11 @@
 //! One replay at work: it reads its range from the store a chunk at a time, publishes each
 //! chunk to its queue through the default exchange, waits for the broker's confirms of the
-//! whole chunk, records its progress, and keeps to its rate. It has a broker connection and
-//! a database connection of its own, so the relay and the commands never wait for it.
+//! whole chunk, records its progress, and keeps to the rate its pacer allows (its configured
+//! rate at most, less while live commands slow down: see [`super::pace`]). It has a broker
+//! connection and a database connection of its own, so the relay and the commands never wait
+//! for it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::BasicPublishOptions;
@@ -14,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::filter::Range;
+use super::pace::{self, Pacer, Sample};
 use super::store;
+use crate::writer::CommandTimes;
 
 /// Events read, published and confirmed together, at most.
 const MAX_CHUNK: u32 = 500;
@@ -31,6 +36,8 @@ pub(super) struct Job {
     pub keys: Vec<String>,
     /// Messages per second, at most.
     pub rate: u32,
+    /// The live commands' times, which the replay gives way to.
+    pub commands: Arc<CommandTimes>,
 }
 
 /// A replay's own connections: the broker's, with a channel in confirm mode, and the
@@ -49,6 +56,8 @@ pub(super) enum Outcome {
     /// The service is stopping; the replay stays `running` in the store until a service
     /// starts and finds it abandoned.
     Stopped,
+    /// An operator cancelled it: it is `failed` in the store, with its progress.
+    Cancelled,
 }
 
 /// Why a replay failed; the message is what its status shows.
@@ -68,8 +77,8 @@ pub enum ReplayError {
 
 /// Events per chunk: a fiftieth of a second's worth, so that the work comes in small, even
 /// steps rather than bursts that the live commands would queue behind.
-fn chunk_size(rate: u32) -> i64 {
-    i64::from((rate / 50).clamp(1, MAX_CHUNK))
+fn chunk_size(rate: f64) -> i64 {
+    ((rate / 50.0) as i64).clamp(1, i64::from(MAX_CHUNK))
 }
 
 /// How often progress is written: each write is a commit, and a chunk is a fiftieth of a
@@ -78,8 +87,40 @@ fn chunk_size(rate: u32) -> i64 {
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a chunk of `events` takes at `rate`: the next starts no sooner.
-fn pace(events: usize, rate: u32) -> Duration {
-    Duration::from_secs_f64(events as f64 / f64::from(rate.max(1)))
+fn pace(events: usize, rate: f64) -> Duration {
+    Duration::from_secs_f64(events as f64 / rate.max(1.0))
+}
+
+/// The live commands' times window by window.
+struct Watch<'a> {
+    times: &'a CommandTimes,
+    last: (u64, Duration),
+    window_end: Instant,
+}
+
+impl<'a> Watch<'a> {
+    fn new(times: &'a CommandTimes) -> Watch<'a> {
+        Watch {
+            times,
+            last: times.read(),
+            window_end: Instant::now() + pace::WINDOW,
+        }
+    }
+
+    /// What the commands took in the window that ended, once one has.
+    fn ended(&mut self, now: Instant) -> Option<Sample> {
+        if now < self.window_end {
+            return None;
+        }
+        let (commands, total) = self.times.read();
+        let sample = Sample {
+            commands: commands - self.last.0,
+            total: total.saturating_sub(self.last.1),
+        };
+        self.last = (commands, total);
+        self.window_end = now + pace::WINDOW;
+        Some(sample)
+    }
 }
 
 /// Publishes the job's range, chunk by chunk, until it is all confirmed or `stop`.
@@ -88,21 +129,49 @@ pub(super) async fn run(
     session: &mut Session,
     stop: &CancellationToken,
 ) -> Result<Outcome, ReplayError> {
-    let chunk = chunk_size(job.rate);
+    let mut allowed = 0.0;
+    let outcome = paced(job, session, stop, &mut allowed).await;
+    metrics::gauge!(crate::metrics::REPLAY_RATE).decrement(allowed);
+    outcome
+}
+
+/// [`run`], keeping this replay's share of the rate gauge in `allowed`.
+async fn paced(
+    job: &Job,
+    session: &mut Session,
+    stop: &CancellationToken,
+    allowed: &mut f64,
+) -> Result<Outcome, ReplayError> {
     let filter = FeedFilter {
         types: job.keys.clone(),
         ..FeedFilter::default()
     };
+    let mut pacer = Pacer::new(job.rate);
+    let mut watch = Watch::new(&job.commands);
     let mut published = 0;
     let mut last = job.range.after;
     let mut next = Instant::now();
     let mut saved = Instant::now();
     while last < job.range.to {
+        if let Some(window) = watch.ended(Instant::now()) {
+            pacer.observe(Instant::now(), window);
+            let now_allowed = pacer.rate().unwrap_or(0.0);
+            metrics::gauge!(crate::metrics::REPLAY_RATE).increment(now_allowed - *allowed);
+            *allowed = now_allowed;
+        }
+        let Some(rate) = pacer.rate() else {
+            // Paused for a probe: nothing is sent until the window ends.
+            tokio::select! {
+                () = tokio::time::sleep_until(watch.window_end) => continue,
+                () = stop.cancelled() => break,
+            }
+        };
         tokio::select! {
             () = tokio::time::sleep_until(next) => {}
             () = stop.cancelled() => break,
         }
         let began = Instant::now();
+        let chunk = chunk_size(rate);
         let events =
             EventStore::read_feed(&mut session.db, &filter, last, job.range.to, chunk).await?;
         // A short read reached the end of the range: every event up to `to` was examined.
@@ -118,13 +187,17 @@ pub(super) async fn run(
         last = examined;
         metrics::counter!(crate::metrics::REPLAY_EVENTS_PUBLISHED).increment(events.len() as u64);
         if saved.elapsed() >= PROGRESS_EVERY {
-            store::progress(&mut session.db, job.replay_id, published, last).await?;
+            if !store::progress(&mut session.db, job.replay_id, published, last).await? {
+                return Ok(Outcome::Cancelled);
+            }
             saved = Instant::now();
         }
-        next = began + pace(events.len(), job.rate);
+        next = began + pace(events.len(), rate);
     }
     // What the broker confirmed, whether the range is done or the service is stopping.
-    store::progress(&mut session.db, job.replay_id, published, last).await?;
+    if !store::progress(&mut session.db, job.replay_id, published, last).await? {
+        return Ok(Outcome::Cancelled);
+    }
     if last < job.range.to {
         return Ok(Outcome::Stopped);
     }
@@ -178,11 +251,12 @@ mod tests {
 
     #[test]
     fn chunks_hold_a_fiftieth_of_a_second_of_the_rate_within_bounds() {
-        assert_eq!(chunk_size(2_000), 40);
-        assert_eq!(chunk_size(5_000), 100);
-        assert_eq!(chunk_size(1_000_000), 500);
-        assert_eq!(chunk_size(50), 1);
-        assert_eq!(pace(500, 5_000), Duration::from_millis(100));
-        assert_eq!(pace(0, 5_000), Duration::ZERO);
+        assert_eq!(chunk_size(2_000.0), 40);
+        assert_eq!(chunk_size(5_000.0), 100);
+        assert_eq!(chunk_size(1_000_000.0), 500);
+        assert_eq!(chunk_size(50.0), 1);
+        assert_eq!(chunk_size(0.5), 1);
+        assert_eq!(pace(500, 5_000.0), Duration::from_millis(100));
+        assert_eq!(pace(0, 5_000.0), Duration::ZERO);
     }
 }

@@ -68,24 +68,39 @@ pub async fn insert(db: &mut PgConnection, replay: &NewReplay<'_>) -> Result<(),
     Ok(())
 }
 
-/// Records how far a running replay got: everything up to `last_position` was examined, and
-/// `published` messages confirmed.
+/// Records how far a replay got: everything up to `last_position` was examined, and
+/// `published` messages confirmed. Whether it is still running: false once an operator
+/// cancelled it (its progress is recorded all the same, for a replay that resumes it).
 pub async fn progress(
     db: &mut PgConnection,
     replay_id: Uuid,
     published: i64,
     last_position: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<bool, sqlx::Error> {
+    let status = sqlx::query_scalar!(
         "UPDATE event_store.replays SET published = $2, last_position = $3, updated_at = now()
-          WHERE replay_id = $1",
+          WHERE replay_id = $1 RETURNING status",
         replay_id,
         published,
         last_position,
     )
-    .execute(db)
+    .fetch_optional(db)
     .await?;
-    Ok(())
+    Ok(status.as_deref() == Some("running"))
+}
+
+/// Marks a running replay failed with `error`, whichever service runs it: that one sees it
+/// at its next progress write, within a second, and stops. False if it was not running.
+pub async fn cancel(pool: &PgPool, replay_id: Uuid, error: &str) -> Result<bool, sqlx::Error> {
+    let cancelled = sqlx::query!(
+        "UPDATE event_store.replays SET status = 'failed', error = $2, updated_at = now()
+          WHERE replay_id = $1 AND status = 'running'",
+        replay_id,
+        error,
+    )
+    .execute(pool)
+    .await?;
+    Ok(cancelled.rows_affected() == 1)
 }
 
 pub async fn done(db: &mut PgConnection, replay_id: Uuid) -> Result<(), sqlx::Error> {

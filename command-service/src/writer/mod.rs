@@ -13,6 +13,9 @@ mod idempotency;
 mod state;
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use stockflow_domain::Command;
 use stockflow_event_store::EventStore;
@@ -54,6 +57,31 @@ struct Submission {
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Submission>,
+    times: Arc<CommandTimes>,
+}
+
+/// How many commands the writer answered and how long they took in all, since it started:
+/// what a replay watches to give way to live commands. Readers keep their last reading and
+/// take the difference.
+#[derive(Debug, Default)]
+pub struct CommandTimes {
+    commands: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl CommandTimes {
+    fn record(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.micros.fetch_add(micros, Ordering::Relaxed);
+        self.commands.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Commands answered so far, and their summed time.
+    pub fn read(&self) -> (u64, Duration) {
+        let commands = self.commands.load(Ordering::Relaxed);
+        let micros = self.micros.load(Ordering::Relaxed);
+        (commands, Duration::from_micros(micros))
+    }
 }
 
 impl WriterHandle {
@@ -88,9 +116,16 @@ impl WriterHandle {
         };
         metrics::counter!(crate::metrics::COMMANDS, "command" => kind, "status" => status.to_string())
             .increment(1);
+        let took = started.elapsed();
         metrics::histogram!(crate::metrics::COMMAND_DURATION, "command" => kind)
-            .record(started.elapsed().as_secs_f64());
+            .record(took.as_secs_f64());
+        self.times.record(took);
         result
+    }
+
+    /// The commands' times, for whoever gives way to them.
+    pub fn times(&self) -> Arc<CommandTimes> {
+        self.times.clone()
     }
 }
 
@@ -102,7 +137,11 @@ pub fn spawn(store: EventStore) -> (WriterHandle, tokio::task::JoinHandle<()>) {
         cache: Cache::new(NonZeroUsize::new(CACHE_CAPACITY).expect("capacity is not zero")),
         rx,
     };
-    (WriterHandle { tx }, tokio::spawn(writer.run()))
+    let handle = WriterHandle {
+        tx,
+        times: Arc::default(),
+    };
+    (handle, tokio::spawn(writer.run()))
 }
 
 struct Writer {

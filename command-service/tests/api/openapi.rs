@@ -52,6 +52,7 @@ async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
             "/v1/orders/{order_id}/ship",
             "/v1/admin/replays",
             "/v1/admin/replays/{replay_id}",
+            "/v1/admin/replays/{replay_id}/cancel",
             "/healthz",
             "/readyz",
         ]

@@ -1,7 +1,7 @@
 //! Replays into a queue (docs/api.md, "Replaying events into a queue"): the stored events
 //! reach the one queue named, in position order and in the live messages' form, while
-//! commands go on; a filter, refusals, the limit of replays at once, and a replay that a
-//! restart cut short, resumed from where it got.
+//! commands go on; a filter, refusals, the limit of replays at once, and replays that a
+//! restart or an operator cut short, resumed from where they got.
 
 mod harness;
 
@@ -321,5 +321,57 @@ async fn a_replay_cut_short_by_a_restart_is_failed_and_a_new_one_from_its_last_p
     assert!(first.len() as i64 >= last, "{received:?}");
     assert_eq!(first, (1..=first.len() as i64).collect::<Vec<_>>());
     assert_eq!(second, (last + 1..=to).collect::<Vec<_>>());
+    target.delete().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_replay_stops_as_failed_with_what_it_published_and_a_new_one_resumes_it() {
+    let stack = Stack::new().await;
+    let service = stack.serve(SLOW).await;
+    stack.seed(&service, "RP-C", 20).await;
+    let (_, document) = served_document(&service.url("")).await;
+    let mut target = Queue::fresh(false).await;
+    let started = stack.replay(&service, json!({"queue": target.name})).await;
+    let id = replay_id(&started);
+    let to = started.body["to"].as_i64().expect("a to");
+    stack
+        .status_until(&service, &id, |s| s["published"].as_i64() >= Some(2))
+        .await;
+
+    let cancelled = stack.cancel(&service, &id).await;
+    let cancelled = cancelled.assert_ok();
+    assert_eq!(cancelled["status"], "failed", "{cancelled}");
+    assert_eq!(cancelled["error"], "cancelled by an operator");
+    assert_documented(&document, "Replay", cancelled);
+    let again = stack.cancel(&service, &id).await;
+    assert_problem_documented(&document, again.assert_problem(409, "replay_ended"));
+    for unknown in ["0191e5a0-0000-7000-8000-000000000000", "not-a-uuid"] {
+        let answer = stack.cancel(&service, unknown).await;
+        assert_problem_documented(&document, answer.assert_problem(404, "replay_not_found"));
+    }
+
+    // It stops publishing within a second, and says how far it got.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let stopped = stack.status(&service, &id).await.assert_ok().clone();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let later = stack.status(&service, &id).await.assert_ok().clone();
+    assert_eq!(stopped, later, "a cancelled replay publishes no more");
+    let last = later["last_position"].as_i64().expect("a last_position");
+    assert!((2..to).contains(&last), "{later}");
+    let received = target.take_until(|t| t.len() as i64 >= last).await;
+    assert_eq!(positions(&received), (1..=last).collect::<Vec<_>>());
+
+    let resumed = stack
+        .replay(
+            &service,
+            json!({"queue": target.name, "after": last, "to": to}),
+        )
+        .await;
+    let ended = stack.ended(&service, &replay_id(&resumed)).await;
+    assert_eq!(ended["status"], "done", "{ended}");
+    let rest = target
+        .take_until(|t| t.last().is_some_and(|m| m.position == to))
+        .await;
+    assert_eq!(positions(&rest), (last + 1..=to).collect::<Vec<_>>());
     target.delete().await;
 }

@@ -99,6 +99,12 @@ impl Stack {
         .await
     }
 
+    /// POST /v1/admin/replays/{replay_id}/cancel with an admin token.
+    pub async fn cancel(&self, service: &Running, replay_id: &str) -> TestResponse {
+        let path = format!("/v1/admin/replays/{replay_id}/cancel");
+        send(self.admin.post(service.url(&path))).await
+    }
+
     /// The replay's status once `until` holds of it, asked again while it does not.
     pub async fn status_until(
         &self,
