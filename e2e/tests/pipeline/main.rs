@@ -13,5 +13,6 @@ mod roles;
 mod scale_out;
 mod shutdown;
 mod supplier_notifier;
+mod supplier_notifier_restarts;
 mod telemetry;
 mod workload;

@@ -38,6 +38,8 @@ pub const ROUTING_KEY: &str = "product.replenishment_requested";
 pub const EVENT_TYPE: &str = "com.stockflow.product.replenishment_requested.v1";
 /// Messages in flight to this consumer.
 const PREFETCH: u16 = 64;
+/// The longest a page of the event feed may take to arrive (1000 events, a few hundred KB).
+const FEED_PAGE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -133,7 +135,13 @@ where
     let (stop, stopped) = oneshot::channel();
     let handler = Handler {
         outbox,
-        feed_client: reqwest::Client::new(),
+        // Without a time limit, a feed that stops answering (a connection lost without a
+        // reset, a stuck proxy) would hold the catch-up, and the queue behind it, forever; a
+        // page that times out is read again from the checkpoint like any failed page.
+        feed_client: reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(FEED_PAGE_TIMEOUT)
+            .build()?,
         summary: Summary::default(),
     };
     let task = tokio::spawn(consume(config, session, handler, notify, stopped));
@@ -154,9 +162,14 @@ where
     let mut backoff = Duration::from_millis(100);
     loop {
         if let Some(current) = session.take() {
-            backoff = Duration::from_millis(100);
             let served = match handler.catch_up(&config, &mut notify).await {
-                Ok(()) => current.serve(&mut handler, &mut notify, &mut stopped).await,
+                Ok(()) => {
+                    // Only a session that got as far as the queue counts as recovered: while
+                    // the feed is down, each attempt opens a RabbitMQ connection, and those
+                    // back off too rather than come five times a second.
+                    backoff = Duration::from_millis(100);
+                    current.serve(&mut handler, &mut notify, &mut stopped).await
+                }
                 Err(error) => Err(error),
             };
             match served {
@@ -287,7 +300,7 @@ impl Handler {
         let from = self.outbox.checkpoint();
         let client = self.feed_client.clone();
         let before = self.summary.notified;
-        catch_up::catch_up(feed, &client, from, |event| match event {
+        let read = catch_up::catch_up(feed, &client, from, |event| match event {
             Ok(request) => self.take(request, notify),
             Err(reason) => {
                 tracing::warn!(%reason, "skipping a feed event that is not a replenishment request v1");
@@ -295,9 +308,12 @@ impl Handler {
                 Ok(())
             }
         })
-        .await?;
+        .await;
+        // Counted before the error goes up: the pages read before the feed failed were passed
+        // on, and the next catch-up starts after them.
         let found = self.summary.notified - before;
         self.summary.caught_up += found;
+        read?;
         tracing::info!(from, found, "caught up from the event feed");
         Ok(())
     }
