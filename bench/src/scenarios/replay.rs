@@ -30,12 +30,14 @@ const QUEUE: &str = "stockflow.bench.replay";
 const PREFETCH: u16 = 1_000;
 /// The error a cancelled replay reports (docs/api.md).
 const CANCELLED: &str = "cancelled by an operator";
+/// How long a replay takes to speed up to its rate once the commands stop, at most.
+const RAMP: Duration = Duration::from_secs(5);
 /// How often the replay's progress is read.
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
-/// Place-orders at `rate`, alone for the plan's stretch, then for three stretches while a
-/// replay of the whole store runs (less if it ends sooner); then the replay alone for one
-/// stretch, and a cancel if it is still running.
+/// Place-orders at `rate`, alone for three of the plan's stretches, then for as long again
+/// while a replay of the whole store runs (less if it ends sooner): p99s of stretches of one
+/// length compare fairly. Then the replay alone, and a cancel if it is still running.
 pub async fn replay_latency(
     plan: &Plan,
     setup: &Setup,
@@ -48,10 +50,10 @@ pub async fn replay_latency(
     stack.memory_so_far();
     eprintln!(
         "place-order, open loop, {rate:.0}/s, {} s alone",
-        plan.seconds
+        3 * plan.seconds
     );
     let stretch = Duration::from_secs(plan.seconds);
-    let (alone, alone_for) = orders(stack, plan, rate, stretch, &AtomicBool::new(false)).await;
+    let (alone, alone_for) = orders(stack, plan, rate, 3 * stretch, &AtomicBool::new(false)).await;
     check(problems, "place-order before the replay", &alone);
     catch_up(db, Duration::from_secs(60)).await?;
 
@@ -67,17 +69,27 @@ pub async fn replay_latency(
     check(problems, "place-order during a replay", &during);
     let with_commands = progress(stack, &url).await?;
 
-    eprintln!("the replay alone for {} s", plan.seconds);
+    // The replay alone: it speeds up to its rate within a few seconds, then is measured for
+    // two stretches (its progress is written once a second, so a longer stretch reads it
+    // closer).
+    eprintln!(
+        "the replay alone for {} s, then {} s measured",
+        RAMP.as_secs(),
+        2 * plan.seconds
+    );
+    wait_unless(&ended, RAMP).await;
+    let ramped = progress(stack, &url).await?;
     let quiet_from = Instant::now();
-    while quiet_from.elapsed() < stretch && !ended.load(Ordering::Relaxed) {
-        tokio::time::sleep(POLL_EVERY).await;
-    }
+    wait_unless(&ended, 2 * stretch).await;
     let quiet = progress(stack, &url).await?;
     let quiet_for = quiet_from.elapsed();
     ended.store(true, Ordering::Relaxed);
     let _ = watcher.await;
     let last = if quiet.status == "running" {
-        cancel(stack, &url).await?
+        cancel(stack, &url).await?;
+        // It stops within a second of the cancel, then writes what it published last.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        progress(stack, &url).await?
     } else {
         quiet.clone()
     };
@@ -104,7 +116,7 @@ pub async fn replay_latency(
             with_commands: with_commands.published,
             with_commands_per_second: with_commands.published as f64
                 / during_for.as_secs_f64().max(1e-9),
-            quiet_per_second: (quiet.published - with_commands.published) as f64
+            quiet_per_second: (quiet.published - ramped.published) as f64
                 / quiet_for.as_secs_f64().max(1e-9),
             quiet_seconds: quiet_for.as_secs_f64(),
             published: last.published,
@@ -154,6 +166,14 @@ async fn start_replay(stack: &Stack) -> Result<(String, i64), BoxError> {
     match (started["replay_id"].as_str(), started["to"].as_i64()) {
         (Some(id), Some(to)) => Ok((id.to_owned(), to)),
         _ => Err(format!("a replay's start answered {started}").into()),
+    }
+}
+
+/// Waits for `time`, or less if `ended` is set.
+async fn wait_unless(ended: &AtomicBool, time: Duration) {
+    let from = Instant::now();
+    while from.elapsed() < time && !ended.load(Ordering::Relaxed) {
+        tokio::time::sleep(POLL_EVERY).await;
     }
 }
 

@@ -3,43 +3,66 @@
 //! [`CommandTimes`](crate::writer::CommandTimes)): a replay costs the broker, the database
 //! and the box's cores, and whichever of them is short shows as commands taking longer.
 //!
-//! The pacer learns what the commands take without the replay by pausing it for two windows
-//! every ten seconds (a probe), then, window by window, slows down by a factor when the commands take
-//! noticeably longer than that, and speeds up by a step when they do not (or when no
-//! commands come at all). It never stops: at worst it goes at a twentieth of its rate.
+//! The pacer learns what the commands take without the replay by pausing it for three
+//! windows every ten seconds (a probe). Then, window by window, it slows down by a factor
+//! when the commands take noticeably longer than that, on average or in their slowest tenth,
+//! and speeds up by a step when they do not (or when no commands come at all). It never
+//! stops: at worst it goes at a twentieth of its rate.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::writer::Reading;
+
 /// How often the pacer looks at the commands' times.
 pub(super) const WINDOW: Duration = Duration::from_millis(100);
 /// How often the replay pauses to see what the commands take without it.
 const PROBE_EVERY: Duration = Duration::from_secs(10);
+/// The windows of a probe that are measured, after the first.
+const PROBE_MEASURED: u8 = 2;
 /// Fewer commands than this in a window (or a probe) say nothing: the box is idle.
 const MIN_COMMANDS: u64 = 5;
 /// Commands taking longer than this many times their time without the replay (plus
 /// [`SLACK`]) make the replay slow down.
-const TOLERANCE: f64 = 1.2;
+const TOLERANCE: f64 = 1.1;
 /// Absolute room on top of [`TOLERANCE`], so that sub-millisecond jitter is no signal.
-const SLACK: Duration = Duration::from_micros(500);
+const SLACK: Duration = Duration::from_micros(250);
 /// The factor a replay slows down by, a window at a time.
 const SLOWER: f64 = 0.7;
 /// The slowest a replay goes, as a share of its rate.
 const FLOOR: f64 = 0.05;
 /// How much of its rate a replay adds back in a window when the commands are fine.
-const STEP: f64 = 0.02;
+const STEP: f64 = 0.05;
 
-/// The commands' time over one stretch: how many ended, and their summed duration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Sample {
-    pub commands: u64,
-    pub total: Duration,
+/// The slowest tenth of the commands taking longer than this many times what it took
+/// without the replay (plus [`SLACK`]) makes the replay slow down: more than the histogram's
+/// step of 19 %, so that it takes a real change, not a neighbouring bucket.
+const TAIL_TOLERANCE: f64 = 1.3;
+
+/// What the commands took without the replay: on average, and at their 90th percentile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Baseline {
+    mean: Duration,
+    p90: Duration,
 }
 
-impl Sample {
-    fn mean(self) -> Option<Duration> {
-        (self.commands >= MIN_COMMANDS).then(|| self.total / self.commands as u32)
+impl Baseline {
+    /// What `sample` says, if it holds enough commands to say anything.
+    fn of(sample: &Reading) -> Option<Baseline> {
+        if sample.commands < MIN_COMMANDS {
+            return None;
+        }
+        Some(Baseline {
+            mean: sample.mean()?,
+            p90: sample.quantile(0.9)?,
+        })
+    }
+
+    /// Whether commands that took `now` are noticeably slower than these.
+    fn slower(&self, now: &Baseline) -> bool {
+        now.mean > self.mean.mul_f64(TOLERANCE) + SLACK
+            || now.p90 > self.p90.mul_f64(TAIL_TOLERANCE) + SLACK
     }
 }
 
@@ -49,10 +72,13 @@ enum Phase {
     Running {
         probe_at: Instant,
     },
-    /// Paused for two windows: the first lets what the replay sent be worked off, the
-    /// second is measured.
+    /// Paused for three windows: the first lets what the replay sent be worked off, the
+    /// next two are measured, together.
     Settling,
-    Measuring,
+    Measuring {
+        windows: u8,
+        so_far: Reading,
+    },
 }
 
 /// The pacer of one replay.
@@ -61,7 +87,7 @@ pub(super) struct Pacer {
     max: f64,
     rate: f64,
     /// What the commands took while the replay paused, at the last probe that saw some.
-    baseline: Option<Duration>,
+    baseline: Option<Baseline>,
     phase: Phase,
 }
 
@@ -82,21 +108,32 @@ impl Pacer {
     pub(super) fn rate(&self) -> Option<f64> {
         match self.phase {
             Phase::Running { .. } => Some(self.rate),
-            Phase::Settling | Phase::Measuring => None,
+            Phase::Settling | Phase::Measuring { .. } => None,
         }
     }
 
     /// Takes in what the commands took over the window that ends at `now`.
-    pub(super) fn observe(&mut self, now: Instant, window: Sample) {
+    pub(super) fn observe(&mut self, now: Instant, window: Reading) {
         let probe_at = match self.phase {
             Phase::Settling => {
-                self.phase = Phase::Measuring;
+                self.phase = Phase::Measuring {
+                    windows: 1,
+                    so_far: window,
+                };
                 return;
             }
-            Phase::Measuring => {
+            Phase::Measuring { windows, so_far } => {
+                let so_far = so_far.plus(&window);
+                if windows < PROBE_MEASURED {
+                    self.phase = Phase::Measuring {
+                        windows: windows + 1,
+                        so_far,
+                    };
+                    return;
+                }
                 // No commands while paused: nothing to compare with, and nothing to slow
                 // down for until the next probe.
-                self.baseline = window.mean();
+                self.baseline = Baseline::of(&so_far);
                 self.phase = Phase::Running {
                     probe_at: now + PROBE_EVERY,
                 };
@@ -104,8 +141,8 @@ impl Pacer {
             }
             Phase::Running { probe_at } => probe_at,
         };
-        match (window.mean(), self.baseline) {
-            (Some(mean), Some(baseline)) if mean > baseline.mul_f64(TOLERANCE) + SLACK => {
+        match (Baseline::of(&window), self.baseline) {
+            (Some(now), Some(baseline)) if baseline.slower(&now) => {
                 self.rate = (self.rate * SLOWER).max(self.max * FLOOR);
             }
             // Commands began to come since the last probe saw none: learn what they take
@@ -122,16 +159,22 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::writer::CommandTimes;
 
-    fn commands(count: u64, each_ms: u64) -> Sample {
-        Sample {
-            commands: count,
-            total: Duration::from_millis(count * each_ms),
+    fn commands(count: u64, each_ms: u64) -> Reading {
+        commands_of(count, Duration::from_millis(each_ms))
+    }
+
+    fn commands_of(count: u64, each: Duration) -> Reading {
+        let times = CommandTimes::default();
+        for _ in 0..count {
+            times.record(each);
         }
+        times.read()
     }
 
     /// Runs windows of `sample` until the pacer publishes again; returns the instant.
-    fn finish_probe(pacer: &mut Pacer, mut now: Instant, sample: Sample) -> Instant {
+    fn finish_probe(pacer: &mut Pacer, mut now: Instant, sample: Reading) -> Instant {
         while pacer.rate().is_none() {
             now += WINDOW;
             pacer.observe(now, sample);
@@ -144,7 +187,7 @@ mod tests {
         let start = Instant::now();
         let mut pacer = Pacer::new(2_000);
         assert_eq!(pacer.rate(), None, "it measures before it publishes");
-        let mut now = finish_probe(&mut pacer, start, Sample::default());
+        let mut now = finish_probe(&mut pacer, start, Reading::default());
         assert_eq!(
             pacer.rate(),
             Some(500.0),
@@ -152,7 +195,7 @@ mod tests {
         );
         for _ in 0..80 {
             now += WINDOW;
-            pacer.observe(now, Sample::default());
+            pacer.observe(now, Reading::default());
         }
         assert_eq!(pacer.rate(), Some(2_000.0));
     }
@@ -181,14 +224,8 @@ mod tests {
         let mut now = finish_probe(&mut pacer, start, commands(100, 4));
         for _ in 0..100 {
             now += WINDOW;
-            // Within the tolerance: 4 ms alone, 4.8 ms now.
-            pacer.observe(
-                now,
-                Sample {
-                    commands: 100,
-                    total: Duration::from_micros(100 * 4_800),
-                },
-            );
+            // Within the tolerance: 4 ms alone, 4.6 ms now.
+            pacer.observe(now, commands_of(100, Duration::from_micros(4_600)));
             now = finish_probe(&mut pacer, now, commands(100, 4));
         }
         assert_eq!(pacer.rate(), Some(2_000.0));
@@ -210,7 +247,8 @@ mod tests {
             }
         }
         assert!((3..=4).contains(&paused), "{paused} probes in about 40 s");
-        assert_eq!(pacer.baseline, Some(Duration::from_millis(9)));
+        let baseline = pacer.baseline.expect("a baseline");
+        assert_eq!(baseline.mean, Duration::from_millis(9));
         assert_eq!(pacer.rate(), Some(2_000.0), "9 ms is what they take now");
     }
 
@@ -218,8 +256,25 @@ mod tests {
     fn commands_that_start_after_an_idle_probe_bring_a_new_probe() {
         let start = Instant::now();
         let mut pacer = Pacer::new(2_000);
-        let now = finish_probe(&mut pacer, start, Sample::default()) + WINDOW;
+        let now = finish_probe(&mut pacer, start, Reading::default()) + WINDOW;
         pacer.observe(now, commands(50, 20));
         assert_eq!(pacer.rate(), None, "paused to measure them alone");
+    }
+
+    #[test]
+    fn a_slower_tail_slows_it_down_even_when_the_mean_holds() {
+        let mut pacer = Pacer::new(2_000);
+        let start = Instant::now();
+        let mut now = finish_probe(&mut pacer, start, commands(100, 4));
+        let before = pacer.rate().expect("running");
+        // 89 commands a little quicker, 11 over twice as slow: the mean is 3.9 ms, within
+        // its tolerance, but the slowest tenth is not.
+        let times = CommandTimes::default();
+        for n in 0..100 {
+            times.record(Duration::from_micros(if n < 89 { 3_300 } else { 9_000 }));
+        }
+        now += WINDOW;
+        pacer.observe(now, times.read());
+        assert!(pacer.rate().expect("running") < before);
     }
 }

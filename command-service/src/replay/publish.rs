@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::filter::Range;
-use super::pace::{self, Pacer, Sample};
+use super::pace::{self, Pacer};
 use super::store;
-use crate::writer::CommandTimes;
+use crate::writer::{CommandTimes, Reading};
 
 /// Events read, published and confirmed together, at most.
 const MAX_CHUNK: u32 = 500;
@@ -94,7 +94,7 @@ fn pace(events: usize, rate: f64) -> Duration {
 /// The live commands' times window by window.
 struct Watch<'a> {
     times: &'a CommandTimes,
-    last: (u64, Duration),
+    last: Reading,
     window_end: Instant,
 }
 
@@ -108,18 +108,15 @@ impl<'a> Watch<'a> {
     }
 
     /// What the commands took in the window that ended, once one has.
-    fn ended(&mut self, now: Instant) -> Option<Sample> {
+    fn ended(&mut self, now: Instant) -> Option<Reading> {
         if now < self.window_end {
             return None;
         }
-        let (commands, total) = self.times.read();
-        let sample = Sample {
-            commands: commands - self.last.0,
-            total: total.saturating_sub(self.last.1),
-        };
-        self.last = (commands, total);
+        let reading = self.times.read();
+        let window = reading.since(&self.last);
+        self.last = reading;
         self.window_end = now + pace::WINDOW;
-        Some(sample)
+        Some(window)
     }
 }
 

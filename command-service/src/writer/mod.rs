@@ -11,11 +11,10 @@
 mod batch;
 mod idempotency;
 mod state;
+mod times;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use stockflow_domain::Command;
 use stockflow_event_store::EventStore;
@@ -25,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::replies::{Refusal, Reply};
 pub use idempotency::Idempotency;
 use state::Cache;
+pub use times::{CommandTimes, Reading};
 
 /// Most commands decided and appended in one transaction.
 const MAX_BATCH: usize = 256;
@@ -58,30 +58,6 @@ struct Submission {
 pub struct WriterHandle {
     tx: mpsc::Sender<Submission>,
     times: Arc<CommandTimes>,
-}
-
-/// How many commands the writer answered and how long they took in all, since it started:
-/// what a replay watches to give way to live commands. Readers keep their last reading and
-/// take the difference.
-#[derive(Debug, Default)]
-pub struct CommandTimes {
-    commands: AtomicU64,
-    micros: AtomicU64,
-}
-
-impl CommandTimes {
-    fn record(&self, took: Duration) {
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.micros.fetch_add(micros, Ordering::Relaxed);
-        self.commands.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Commands answered so far, and their summed time.
-    pub fn read(&self) -> (u64, Duration) {
-        let commands = self.commands.load(Ordering::Relaxed);
-        let micros = self.micros.load(Ordering::Relaxed);
-        (commands, Duration::from_micros(micros))
-    }
 }
 
 impl WriterHandle {
