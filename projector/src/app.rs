@@ -61,6 +61,10 @@ impl App {
         // nothing to guard.
         let router =
             stockflow_edge::metrics::instrument(router, "projector", crate::metrics::CATALOG);
+        // Set once the recorder is installed (by `instrument`), rather than left at the
+        // catalog's 0: a projector that has just started has not stopped. The consumer sets it
+        // to 0 if it stops, which takes seconds of retries.
+        metrics::gauge!(crate::metrics::RUNNING).set(1.0);
         let open = stockflow_edge::WebConfig {
             auth_jwt_secret: None,
             auth_dev_mode: true,

@@ -261,6 +261,8 @@ async fn catch_up(pool: &PgPool, health: &Health) -> Result<bool, ConsumeError> 
         .await?;
     let checkpoint = store_reader::checkpoint(pool).await?;
     health.set_position(checkpoint);
+    // From start-up, not only from the first batch: alerts compare it with the relay's.
+    metrics::gauge!(crate::metrics::POSITION).set(checkpoint as f64);
     if checkpoint >= head {
         return Ok(!health.stopped());
     }
@@ -307,6 +309,7 @@ async fn project_to(
                 attempt += 1;
                 tracing::error!(%error, attempt, "cannot apply events; retrying");
                 if attempt == APPLY_ATTEMPTS {
+                    metrics::gauge!(crate::metrics::RUNNING).set(0.0);
                     health.stop(error.to_string());
                     let _ = sqlx::query!(
                         "UPDATE read.projections SET status = 'stopped', last_error = $1, updated_at = now()",

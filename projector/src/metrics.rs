@@ -11,6 +11,7 @@ pub const LAG_SECONDS: &str = "stockflow_projector_lag_seconds";
 pub const BATCH_EVENTS: &str = "stockflow_projector_batch_events_size";
 pub const BATCH_DURATION: &str = "stockflow_projector_batch_seconds";
 pub const VISIBLE_AFTER: &str = "stockflow_projector_visible_after_seconds";
+pub const RUNNING: &str = "stockflow_projector_running";
 
 pub const CATALOG: &[Metric] = &[
     Metric::counter(
@@ -43,5 +44,9 @@ pub const CATALOG: &[Metric] = &[
         VISIBLE_AFTER,
         Unit::Seconds,
         "Time from an event's commit to the store until it is visible in the read models.",
+    ),
+    Metric::gauge(
+        RUNNING,
+        "1 while the projector applies events; 0 once it has stopped on events it cannot apply (read.projections says `stopped`), until it is restarted.",
     ),
 ];
