@@ -25,7 +25,7 @@ const PROBE_MEASURED: u8 = 2;
 const MIN_COMMANDS: u64 = 5;
 /// Commands taking longer than this many times their time without the replay (plus
 /// [`SLACK`]) make the replay slow down.
-const TOLERANCE: f64 = 1.1;
+const TOLERANCE: f64 = 1.05;
 /// Absolute room on top of [`TOLERANCE`], so that sub-millisecond jitter is no signal.
 const SLACK: Duration = Duration::from_micros(250);
 /// The factor a replay slows down by, a window at a time.
@@ -36,9 +36,9 @@ const FLOOR: f64 = 0.05;
 const STEP: f64 = 0.05;
 
 /// The slowest tenth of the commands taking longer than this many times what it took
-/// without the replay (plus [`SLACK`]) makes the replay slow down: more than the histogram's
-/// step of 19 %, so that it takes a real change, not a neighbouring bucket.
-const TAIL_TOLERANCE: f64 = 1.3;
+/// without the replay (plus [`SLACK`]) makes the replay slow down: with the histogram's
+/// step of 19 %, a move of two buckets.
+const TAIL_TOLERANCE: f64 = 1.2;
 
 /// What the commands took without the replay: on average, and at their 90th percentile.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,7 +77,6 @@ enum Phase {
     Settling,
     Measuring {
         windows: u8,
-        so_far: Reading,
     },
 }
 
@@ -89,6 +88,8 @@ pub(super) struct Pacer {
     /// What the commands took while the replay paused, at the last probe that saw some.
     baseline: Option<Baseline>,
     phase: Phase,
+    /// The commands of the probe's measured windows so far.
+    probed: Reading,
 }
 
 impl Pacer {
@@ -101,6 +102,7 @@ impl Pacer {
             rate: (max / 4.0).max(max * FLOOR),
             baseline: None,
             phase: Phase::Settling,
+            probed: Reading::default(),
         }
     }
 
@@ -116,24 +118,21 @@ impl Pacer {
     pub(super) fn observe(&mut self, now: Instant, window: Reading) {
         let probe_at = match self.phase {
             Phase::Settling => {
-                self.phase = Phase::Measuring {
-                    windows: 1,
-                    so_far: window,
-                };
+                self.phase = Phase::Measuring { windows: 0 };
+                self.probed = Reading::default();
                 return;
             }
-            Phase::Measuring { windows, so_far } => {
-                let so_far = so_far.plus(&window);
-                if windows < PROBE_MEASURED {
+            Phase::Measuring { windows } => {
+                self.probed = self.probed.plus(&window);
+                if windows + 1 < PROBE_MEASURED {
                     self.phase = Phase::Measuring {
                         windows: windows + 1,
-                        so_far,
                     };
                     return;
                 }
                 // No commands while paused: nothing to compare with, and nothing to slow
                 // down for until the next probe.
-                self.baseline = Baseline::of(&so_far);
+                self.baseline = Baseline::of(&self.probed);
                 self.phase = Phase::Running {
                     probe_at: now + PROBE_EVERY,
                 };
@@ -224,8 +223,8 @@ mod tests {
         let mut now = finish_probe(&mut pacer, start, commands(100, 4));
         for _ in 0..100 {
             now += WINDOW;
-            // Within the tolerance: 4 ms alone, 4.6 ms now.
-            pacer.observe(now, commands_of(100, Duration::from_micros(4_600)));
+            // Within the tolerance: 4 ms alone, 4.4 ms now.
+            pacer.observe(now, commands_of(100, Duration::from_micros(4_400)));
             now = finish_probe(&mut pacer, now, commands(100, 4));
         }
         assert_eq!(pacer.rate(), Some(2_000.0));
@@ -273,6 +272,7 @@ mod tests {
         for n in 0..100 {
             times.record(Duration::from_micros(if n < 89 { 3_300 } else { 9_000 }));
         }
+        assert!(times.read().mean() < Some(Duration::from_millis(4)));
         now += WINDOW;
         pacer.observe(now, times.read());
         assert!(pacer.rate().expect("running") < before);
