@@ -27,7 +27,7 @@ use crate::replies::{FieldError, OrderStatus, Problem};
         (name = "products", description = "Product commands"),
         (name = "orders", description = "Order commands"),
         (name = "admin", description = "Operations, with the `admin` scope: replaying stored \
-            events into a queue"),
+            events into a queue, and the audit log of what `admin` tokens did"),
         (name = "health", description = "Liveness and readiness, without a token"),
     ),
 )]
@@ -161,6 +161,12 @@ fn add_common(path: &str, operation: &mut Operation) {
 /// What the operators' operations share beside the guard's refusals: the outages they can
 /// meet. They take none of the command headers.
 fn add_admin(operation: &mut Operation) {
+    // A cancel takes `{reason}`, `{}` or no body at all.
+    if operation.operation_id.as_deref() == Some("cancel_replay")
+        && let Some(RefOr::T(body)) = operation.request_body.as_mut()
+    {
+        body.required = Some(Required::False);
+    }
     add_missing(
         operation,
         [(

@@ -151,6 +151,7 @@ impl Stack {
             broker: broker_args(&self.exchange),
             listen_addr: "127.0.0.1:0".into(),
             projector_queue: self.queue.clone(),
+            web: web_config(),
             ..stockflow_projector::Config::defaults()
         }
     }
@@ -184,6 +185,10 @@ impl Stack {
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("EVENTS_EXCHANGE", &config.broker.events_exchange)
             .env("PROJECTOR_QUEUE", &config.projector_queue)
+            .env(
+                "AUTH_JWT_SECRET",
+                config.web.auth_jwt_secret.as_deref().unwrap_or_default(),
+            )
             .env("RUST_LOG", "warn")
             .kill_on_drop(true)
             .spawn()
@@ -338,12 +343,27 @@ impl Stack {
         self.publish(&event.event_type, &body).await;
     }
 
-    /// Messages waiting in the projector's dead-letter queue.
+    /// Dead letters: those the projector recorded in the store, and any waiting in its
+    /// dead-letter queue (the safety net for what the store could not take).
     pub async fn dead_letters(&self) -> u32 {
-        stockflow_testkit::inspect_queue(&stockflow_broker::dead_letter_queue(&self.queue))
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM ops.dead_letters")
+            .fetch_one(&mut self.db().await)
             .await
-            .expect("the dead-letter queue exists")
-            .message_count()
+            .expect("the dead letters can be counted");
+        let queued =
+            stockflow_testkit::inspect_queue(&stockflow_broker::dead_letter_queue(&self.queue))
+                .await
+                .expect("the dead-letter queue exists")
+                .message_count();
+        u32::try_from(stored).expect("a few") + queued
+    }
+
+    /// The reason kinds of the dead letters in the store, oldest first.
+    pub async fn dead_letter_kinds(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT reason_kind FROM ops.dead_letters ORDER BY id")
+            .fetch_all(&mut self.db().await)
+            .await
+            .expect("the dead letters can be read")
     }
 }
 

@@ -1,11 +1,18 @@
 //! Bearer tokens: HS256 JWTs signed with `AUTH_JWT_SECRET`, carrying `sub`, `exp` and a
 //! space-separated `scope` claim that grants `commands:write`, `queries:read`, `events:read`
-//! and/or `admin` (which grants all).
+//! and/or `admin` (which grants all). The guard hands the verified subject to the handlers as
+//! a [`Caller`].
 
 use std::time::Duration;
 
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
+
+use crate::problem::problem;
 
 /// What a token may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,6 +47,30 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default)]
     pub iat: u64,
+}
+
+/// Who sent a request: the `sub` of its verified token (`anonymous` in development mode, where
+/// no token is checked). The guard puts it in the extensions of every `/v1/…` request it lets
+/// through; a handler takes it as an argument, to record who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            // Only a route outside the guard (not under /v1/) can get here: a wiring bug.
+            tracing::error!(path = %parts.uri.path(), "a handler asked who called a route the guard does not cover");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the service cannot tell who sent this request",
+            )
+        })
+    }
 }
 
 /// Signs a token for `subject` with these scopes, valid for `ttl`.

@@ -12,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
-use crate::auth::{Claims, Scope};
+use crate::auth::{Caller, Claims, Scope};
 use crate::limiter::RateLimiter;
 use crate::problem::problem;
 
@@ -124,7 +124,10 @@ async fn guard_request(
         async move {
             if request.uri().path().starts_with("/v1/") {
                 match authorize(&guard, &request) {
-                    Ok(()) => run_with_timeout(&guard, request, next).await,
+                    Ok(caller) => {
+                        request.extensions_mut().insert(caller);
+                        run_with_timeout(&guard, request, next).await
+                    }
                     Err(refusal) => refusal,
                 }
             } else {
@@ -167,7 +170,7 @@ async fn run_with_timeout(guard: &Guard, request: Request, next: Next) -> Respon
 // The refusal is the response itself; it is built once per refused request, so its size
 // does not matter.
 #[allow(clippy::result_large_err)]
-fn authorize(guard: &Guard, request: &Request) -> Result<(), Response> {
+fn authorize(guard: &Guard, request: &Request) -> Result<Caller, Response> {
     let subject = match &guard.key {
         None => "anonymous".to_owned(), // development mode, no secret
         Some(key) => {
@@ -217,7 +220,7 @@ fn authorize(guard: &Guard, request: &Request) -> Result<(), Response> {
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         return Err(response);
     }
-    Ok(())
+    Ok(Caller { subject })
 }
 
 fn unauthorized(detail: &str) -> Response {

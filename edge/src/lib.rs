@@ -15,7 +15,7 @@ mod problem;
 mod serve;
 mod shutdown;
 
-pub use auth::{Claims, Scope, mint_token};
+pub use auth::{Caller, Claims, Scope, mint_token};
 pub use guard::{WebConfig, WebConfigError, protect, protect_by_path};
 pub use problem::{PROBLEM_CONTENT_TYPE, problem};
 pub use serve::{ListenError, Server, Service, run};

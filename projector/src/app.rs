@@ -19,6 +19,8 @@ use crate::http::{self, HttpState};
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
+    Config(#[from] stockflow_edge::WebConfigError),
+    #[error(transparent)]
     Database(#[from] db::DbError),
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -34,6 +36,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
+        config.web.validate()?;
         let pool = db::connect(
             &config.database.url,
             config.database_max_connections,
@@ -57,21 +60,17 @@ impl App {
             pool: pool.clone(),
             health: health.clone(),
         });
-        // No `/v1` API here: the security headers and time limit apply, authentication has
-        // nothing to guard.
         let router =
             stockflow_edge::metrics::instrument(router, "projector", crate::metrics::CATALOG);
         // Set once the recorder is installed (by `instrument`), rather than left at the
         // catalog's 0: a projector that has just started has not stopped. The consumer sets it
         // to 0 if it stops, which takes seconds of retries.
         metrics::gauge!(crate::metrics::RUNNING).set(1.0);
-        let open = stockflow_edge::WebConfig {
-            auth_jwt_secret: None,
-            auth_dev_mode: true,
-            rate_limit_per_second: 0,
-            request_timeout_ms: 10_000,
-        };
-        let router = stockflow_edge::protect(router, &open, stockflow_edge::Scope::Admin);
+        // The dead letters waiting from before, from start-up: an alert must not wait for the
+        // next one to see them.
+        crate::dead_letters::store::refresh_gauge(&pool).await;
+        // The only API (`/v1/admin/…`) is the operators'.
+        let router = stockflow_edge::protect(router, &config.web, stockflow_edge::Scope::Admin);
         Ok(App {
             server: Server::bind(&config.listen_addr, router).await?,
             consumer,

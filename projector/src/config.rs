@@ -1,5 +1,6 @@
 //! The projector's configuration, from environment variables or matching flags.
 
+use stockflow_edge::WebConfig;
 use stockflow_edge::args::{BrokerArgs, DatabaseArgs};
 use stockflow_telemetry::LogFormat;
 
@@ -9,7 +10,7 @@ pub struct Config {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub broker: BrokerArgs,
-    /// Address of the health endpoints.
+    /// Address of the health endpoints, the metrics and the admin API.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8083")]
     pub listen_addr: String,
     /// The projector's queue; `<queue>.dlx` and `<queue>.dead-letter` take what cannot be read.
@@ -19,6 +20,10 @@ pub struct Config {
     pub database_max_connections: u32,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    /// The admin API (`/v1/admin/…`, dead letters) takes `admin` tokens signed with
+    /// AUTH_JWT_SECRET; without one the projector does not start, unless AUTH_DEV_MODE.
+    #[command(flatten)]
+    pub web: WebConfig,
 }
 
 #[derive(clap::Parser)]

@@ -2,15 +2,15 @@
 //! position order on a quorum queue with a single active consumer; several are applied per
 //! transaction. A message at or below the checkpoint is a duplicate and is skipped; when one
 //! skips ahead, the missing events are read from the store, which is the truth, in the same
-//! transaction. Nothing is acked before its transaction commits. An undecodable message is
-//! dead-lettered; an event that cannot be applied is retried with backoff, then the projector
-//! stops advancing and says why.
+//! transaction. Nothing is acked before its transaction commits. A message the projector
+//! cannot use (undecodable, of an unknown type, with a bad payload) is recorded as a dead
+//! letter in the store, then acked; an event that cannot be applied is retried with backoff,
+//! then the projector stops advancing and says why.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
@@ -19,9 +19,10 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 use sqlx::{Connection, PgPool};
 use stockflow_broker as amqp;
-use stockflow_events::{CloudEvent, Envelope};
+use stockflow_events::Envelope;
 use tokio_util::sync::CancellationToken;
 
+use crate::dead_letters::{self, Rejection, drain, store as dead_letter_store};
 use crate::health::Health;
 use crate::model::{self, ApplyError, Schema};
 use crate::store_reader;
@@ -115,6 +116,8 @@ enum ConsumeError {
     Broker(#[from] lapin::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("draining the dead-letter queue: {0}")]
+    Drain(#[from] drain::DrainError),
     #[error("the subscription ended")]
     Ended,
 }
@@ -166,6 +169,16 @@ async fn session(
         amqp::connect(amqp_url, &format!("stockflow-projector {}", topology.queue)).await?;
     let channel = amqp::within(connection.create_channel()).await?;
     amqp::within(declare(&channel, topology)).await?;
+    // What an earlier projector nacked to the dead-letter queue joins the store, so that
+    // nothing is stranded where stockflow cannot list it.
+    let drained = drain::drain(&connection, &topology.dead_letter_queue(), pool).await?;
+    if drained > 0 {
+        tracing::info!(
+            drained,
+            "dead letters moved from the dead-letter queue to the store"
+        );
+    }
+    dead_letter_store::refresh_gauge(pool).await;
     amqp::within(channel.basic_qos(
         u16::try_from(BATCH * 2).unwrap_or(u16::MAX),
         BasicQosOptions::default(),
@@ -210,23 +223,12 @@ async fn session(
         let mut envelopes = Vec::with_capacity(deliveries.len());
         let mut last_tag = None;
         for delivery in &deliveries {
-            match decode(delivery) {
+            match dead_letters::decode(&delivery.data) {
                 Ok(envelope) => {
                     envelopes.push(envelope);
                     last_tag = Some(delivery.delivery_tag);
                 }
-                Err(reason) => {
-                    // The store keeps the event, if there was one: nothing is lost.
-                    tracing::warn!(%reason, delivery_tag = delivery.delivery_tag, "dead-lettering an undecodable message");
-                    health.dead_lettered();
-                    metrics::counter!(crate::metrics::DEAD_LETTERED).increment(1);
-                    delivery
-                        .nack(BasicNackOptions {
-                            requeue: false,
-                            multiple: false,
-                        })
-                        .await?;
-                }
+                Err(rejection) => set_aside(pool, delivery, rejection, health).await?,
             }
         }
         if envelopes.is_empty() {
@@ -247,10 +249,43 @@ async fn session(
     }
 }
 
-fn decode(delivery: &Delivery) -> Result<Envelope, String> {
-    let cloud_event: CloudEvent =
-        serde_json::from_slice(&delivery.data).map_err(|e| e.to_string())?;
-    cloud_event.into_envelope().map_err(|e| e.to_string())
+/// Records a message the projector cannot use as a dead letter, then acks it: a message is
+/// never lost between the queue and the store (a crash between the two redelivers it, and
+/// the store keeps one row of it). One the store cannot take goes to the dead-letter queue,
+/// the safety net; the store keeps the event itself, if there was one.
+async fn set_aside(
+    pool: &PgPool,
+    delivery: &lapin::message::Delivery,
+    rejection: Rejection,
+    health: &Health,
+) -> Result<(), ConsumeError> {
+    tracing::warn!(
+        kind = rejection.kind.as_str(),
+        reason = %rejection.text,
+        delivery_tag = delivery.delivery_tag,
+        "a message the projector cannot use becomes a dead letter"
+    );
+    health.dead_lettered();
+    metrics::counter!(crate::metrics::DEAD_LETTERED).increment(1);
+    let letter = dead_letters::amqp::dead_letter(delivery, rejection);
+    match dead_letter_store::insert(pool, &letter).await {
+        Ok(_) => {
+            delivery.ack(BasicAckOptions::default()).await?;
+            dead_letter_store::refresh_gauge(pool).await;
+        }
+        // Unacked, it comes back once the session reconnects.
+        Err(error) if is_transient(&error) => return Err(error.into()),
+        Err(error) => {
+            tracing::error!(%error, "cannot record the dead letter; it goes to the dead-letter queue");
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    multiple: false,
+                })
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies events from the store until the read models reach its head. `Ok(false)`: the
@@ -330,7 +365,7 @@ async fn project_to(
 /// Errors that say nothing about the events: the database is unreachable, restarting, busy,
 /// or chose this transaction to yield (deadlock, serialization, lock timeout). They are waited
 /// out, never a reason to stop.
-fn is_transient(error: &sqlx::Error) -> bool {
+pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -353,7 +388,10 @@ const STORE_BATCH: i64 = 5_000;
 /// One transaction: skip what is already applied, take what is missing from the store, apply,
 /// advance the checkpoint, notify the query service. It always ends at the end of an append
 /// transaction, so no command is ever half visible. Returns the checkpoint before and after.
-async fn apply_batch(pool: &PgPool, received: &[Envelope]) -> Result<(i64, i64), ApplyError> {
+pub(crate) async fn apply_batch(
+    pool: &PgPool,
+    received: &[Envelope],
+) -> Result<(i64, i64), ApplyError> {
     let started = std::time::Instant::now();
     let mut db = pool.acquire().await?;
     let mut tx = db.begin().await?;

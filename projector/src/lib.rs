@@ -1,14 +1,17 @@
 //! stockflow's projector: consumes the events from RabbitMQ and keeps the read models, exactly
-//! once in effect; and rebuilds them from the store on demand.
+//! once in effect; keeps the messages it cannot use as dead letters for operators; and
+//! rebuilds the read models from the store on demand.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod consumer;
+pub mod dead_letters;
 pub mod health;
 mod http;
 pub mod metrics;
 pub mod model;
+mod openapi;
 pub mod rebuild;
 mod store_reader;
 

@@ -5,6 +5,7 @@ use metrics::Unit;
 use stockflow_edge::metrics::Metric;
 
 pub const DEAD_LETTERED: &str = "stockflow_dead_lettered_total";
+pub const DEAD_LETTERS_STORED: &str = "stockflow_dead_letters_stored";
 pub const POSITION: &str = "stockflow_projector_position";
 pub const LAG_EVENTS: &str = "stockflow_projector_lag_events";
 pub const LAG_SECONDS: &str = "stockflow_projector_lag_seconds";
@@ -16,7 +17,11 @@ pub const RUNNING: &str = "stockflow_projector_running";
 pub const CATALOG: &[Metric] = &[
     Metric::counter(
         DEAD_LETTERED,
-        "Messages the projector could not read and sent to its dead-letter queue.",
+        "Messages the projector could not use: recorded as dead letters, or sent to its dead-letter queue when the store could not take them. Redeliveries count again.",
+    ),
+    Metric::gauge(
+        DEAD_LETTERS_STORED,
+        "Dead letters waiting in the store (ops.dead_letters) for an operator to replay or discard them.",
     ),
     Metric::gauge(
         POSITION,

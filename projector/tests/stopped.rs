@@ -26,6 +26,7 @@ async fn start(database: &TestDatabase, broker: &BrokerNames) -> Running {
         broker: broker_args(&broker.exchange),
         listen_addr: "127.0.0.1:0".into(),
         projector_queue: broker.queue.clone(),
+        web: stockflow_testkit::web_config(),
         ..stockflow_projector::Config::defaults()
     };
     Running::start(

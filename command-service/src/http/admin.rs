@@ -1,5 +1,6 @@
 //! Operators' routes, behind the `admin` scope: replaying stored events into a queue,
-//! following a replay and cancelling it (docs/api.md, "Replaying events into a queue").
+//! following a replay and cancelling it (docs/api.md, "Replaying events into a queue"). Each
+//! start and cancel that gets past its body's checks is recorded in the audit log.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -7,12 +8,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use stockflow_audit::{Outcome, Reason, Target};
+use stockflow_edge::Caller;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
+use super::audit;
 use super::error::ApiError;
 use super::extract::{JsonBody, Validator};
 use crate::replay::{self, CancelError, ReplayRequest, StartError, TypeFilter};
@@ -49,11 +53,33 @@ pub(crate) struct ReplayBody {
     /// Only these routing keys (`order.placed`), or every key of an aggregate (`order.*`).
     #[schema(value_type = Vec<String>, required = false, min_items = 1, max_items = 64, example = json!(["order.*", "product.replenishment_requested"]))]
     types: Option<Vec<String>>,
+    /// Why, for the audit log: at most 500 characters, one line.
+    #[schema(value_type = String, required = false, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "billing joined late")]
+    reason: Option<String>,
+}
+
+/// The body of POST /v1/admin/replays/{replay_id}/cancel, which may also be empty.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CancelReplayRequest)]
+pub(crate) struct CancelBody {
+    /// Why, for the audit log: at most 500 characters, one line.
+    #[schema(value_type = String, required = false, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "wrong queue")]
+    reason: Option<String>,
+}
+
+impl CancelBody {
+    fn validate(self) -> Result<Option<Reason>, ApiError> {
+        let mut v = Validator::default();
+        let reason = v.check("reason", Reason::parse(self.reason));
+        v.finish(|| reason)
+    }
 }
 
 impl ReplayBody {
-    fn validate(self) -> Result<ReplayRequest, ApiError> {
+    fn validate(self) -> Result<(ReplayRequest, Option<Reason>), ApiError> {
         let mut v = Validator::default();
+        let reason = v.check("reason", Reason::parse(self.reason));
         let queue = v.field("queue", self.queue, |queue| {
             if queue.is_empty() || queue.len() > MAX_QUEUE_NAME {
                 Err(format!("must be 1 to {MAX_QUEUE_NAME} bytes"))
@@ -82,12 +108,13 @@ impl ReplayBody {
             Some(types) => v.check("types", type_filter(&types)).map(Some),
         };
         v.finish(|| {
-            Some(ReplayRequest {
+            let request = ReplayRequest {
                 queue: queue?,
                 after: after?,
                 to,
                 types: types?,
-            })
+            };
+            Some((request, reason?))
         })
     }
 }
@@ -200,7 +227,7 @@ fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
     responses(
         (status = 202, description = "Started", body = ReplayStarted,
             headers(("Location" = String, description = "Where to follow the replay"))),
-        (status = 400, description = "`malformed_body`: not JSON, not an object, an unknown field or a wrong type; or `validation_failed`: a field breaks a rule (a bad `queue`, a negative position, `to` below `after`, `after` past the store's head, `types` naming no event), listed in `errors`", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_body`: not JSON, not an object, an unknown field or a wrong type; or `validation_failed`: a field breaks a rule (a bad `queue`, a negative position, `to` below `after`, `after` past the store's head, `types` naming no event, a `reason` over 500 characters or with a control character), listed in `errors`", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`queue_not_found`: the broker has no such queue", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`replay_limit`: as many replays as this service runs at once are running; retry when one has ended", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::replies::Problem, content_type = "application/problem+json"),
@@ -209,10 +236,15 @@ fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
 )]
 async fn start_replay(
     State(app): State<AppState>,
+    caller: Caller,
     body: JsonBody<ReplayBody>,
 ) -> Result<Response, ApiError> {
-    let request = body.value.validate()?;
-    let started = app.replays.start(request).await?;
+    let (request, reason) = body.value.validate()?;
+    let target = Target::new("queue", &request.queue);
+    let started = app.replays.start(request).await.map_err(ApiError::from);
+    let outcome = audit::outcome(&started, Outcome::Accepted);
+    audit::record(&app, &caller, "replay.start", target, reason, outcome).await;
+    let started = started?;
     let location = format!("/v1/admin/replays/{}", started.replay_id);
     let mut response = (
         StatusCode::ACCEPTED,
@@ -269,19 +301,37 @@ fn replay_id(path: Result<Path<String>, PathRejection>) -> Result<(String, Uuid)
         the broker confirmed stays counted in `published` and `last_position`: a new replay \
         with `after` at its `last_position` (once it stopped moving) resumes it.",
     params(("replay_id" = Uuid, Path, description = "As the replay's start answered")),
+    request_body = CancelBody,
     responses(
         (status = 200, description = "Cancelled: the replay as it now stands", body = Replay),
+        (status = 400, description = "`malformed_body`: not JSON, not an object, an unknown field or a wrong type; or `validation_failed`: a bad `reason`, listed in `errors`", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`replay_not_found`: no replay with this id", body = crate::replies::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`replay_ended`: the replay is `done` or `failed` already", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = crate::replies::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: a non-empty body that is not `application/json`", body = crate::replies::Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn cancel_replay(
     State(app): State<AppState>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
+    body: JsonBody<CancelBody>,
 ) -> Result<Json<Replay>, ApiError> {
-    let (raw, replay_id) = replay_id(path)?;
+    let reason = body.value.validate()?;
+    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
+    let target = Target::new("replay", &raw);
+    let cancelled = cancel(&app, raw).await;
+    let outcome = audit::outcome(&cancelled, Outcome::Done);
+    audit::record(&app, &caller, "replay.cancel", target, reason, outcome).await;
+    cancelled.map(Json)
+}
+
+async fn cancel(app: &AppState, raw: String) -> Result<Replay, ApiError> {
+    let Ok(replay_id) = Uuid::parse_str(&raw) else {
+        return Err(ApiError::ReplayNotFound(raw));
+    };
     match app.replays.cancel(replay_id).await {
-        Ok(replay) => Ok(Json(replay.into())),
+        Ok(replay) => Ok(replay.into()),
         Err(CancelError::NotFound(_)) => Err(ApiError::ReplayNotFound(raw)),
         Err(CancelError::Ended(replay)) => Err(ApiError::ReplayEnded(replay_id, replay.status)),
         Err(CancelError::Database(e)) => Err(unavailable(&e)),

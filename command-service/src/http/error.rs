@@ -13,6 +13,9 @@ pub use stockflow_edge::PROBLEM_CONTENT_TYPE;
 pub enum ApiError {
     #[error("the body is not valid JSON of the expected shape: {0}")]
     MalformedBody(String),
+    /// A query parameter that is malformed, out of range, repeated or unknown.
+    #[error("{parameter} {message}")]
+    InvalidParameter { parameter: String, message: String },
     #[error("the request breaks {} rule(s)", .0.len())]
     Validation(Vec<FieldError>),
     #[error("the body must be JSON (Content-Type: application/json)")]
@@ -45,9 +48,18 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    pub fn invalid(parameter: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::InvalidParameter {
+            parameter: parameter.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedBody(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedBody(_)
+            | ApiError::InvalidParameter { .. }
+            | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ProductNotFound(_)
@@ -64,6 +76,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::MalformedBody(_) => "malformed_body",
+            ApiError::InvalidParameter { .. } => "invalid_parameter",
             ApiError::Validation(_) => "validation_failed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -85,6 +98,10 @@ impl ApiError {
             ApiError::Validation(errors) => {
                 Problem::new(self.status(), self.code(), self.to_string())
                     .with_errors(errors.clone())
+            }
+            ApiError::InvalidParameter { parameter, .. } => {
+                Problem::new(self.status(), self.code(), self.to_string())
+                    .with_parameter(parameter.clone())
             }
             other => Problem::new(other.status(), other.code(), other.to_string()),
         }

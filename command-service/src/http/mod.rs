@@ -2,6 +2,7 @@
 //! writer's reply to a response. They hold no business rule.
 
 mod admin;
+mod audit;
 pub mod error;
 pub mod extract;
 mod health;
@@ -103,7 +104,8 @@ pub fn router(state: AppState) -> Router {
     let areas = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(products::router())
         .merge(orders::router())
-        .merge(admin::router());
+        .merge(admin::router())
+        .merge(audit::router());
     stockflow_edge::openapi::routes(areas, health::router(), crate::openapi::document)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -28,6 +28,10 @@ pub(crate) struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     errors: Option<Vec<FieldError>>,
+    /// With `invalid_parameter`: the query parameter to fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    parameter: Option<String>,
     /// With `insufficient_stock`: the lines that lack stock.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -59,6 +63,7 @@ impl Problem {
             detail,
             code: code.to_owned(),
             errors: None,
+            parameter: None,
             lines: None,
             skus: None,
             currencies: None,
@@ -69,6 +74,11 @@ impl Problem {
 
     pub(crate) fn with_errors(mut self, errors: Vec<FieldError>) -> Problem {
         self.errors = Some(errors);
+        self
+    }
+
+    pub(crate) fn with_parameter(mut self, parameter: String) -> Problem {
+        self.parameter = Some(parameter);
         self
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests of the command service, against the real PostgreSQL and RabbitMQ of this
 //! machine. Each test gets its own database and exchange, so tests run in parallel.
 
+mod audit;
 mod concurrency;
 mod helpers;
 mod idempotency;

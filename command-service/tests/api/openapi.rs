@@ -53,6 +53,7 @@ async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
             "/v1/admin/replays",
             "/v1/admin/replays/{replay_id}",
             "/v1/admin/replays/{replay_id}/cancel",
+            "/v1/admin/audit",
             "/healthz",
             "/readyz",
         ]
@@ -114,7 +115,16 @@ async fn the_document_is_openapi_3_1_with_a_scope_on_every_operation() {
         &[status],
         &["401", "403", "404", "429", "503"],
     );
-    for (path, operation) in started.into_iter().chain(followed) {
+    let audit = "/v1/admin/audit";
+    let auditing = only(&document, |path| path == audit);
+    let audited = assert_api_operations(
+        &auditing,
+        "get",
+        "admin",
+        &[audit],
+        &["400", "401", "403", "429", "503"],
+    );
+    for (path, operation) in started.into_iter().chain(followed).chain(audited) {
         assert_eq!(operation["tags"], json!(["admin"]), "{path}");
         let forbidden = operation["responses"]["403"]["description"].as_str();
         assert!(forbidden.is_some_and(|d| d.contains("`admin`")), "{path}");

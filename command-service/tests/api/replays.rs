@@ -3,7 +3,7 @@
 //! commands go on; a filter, refusals, the limit of replays at once, and replays that a
 //! restart or an operator cut short, resumed from where they got.
 
-mod harness;
+pub(crate) mod harness;
 
 use std::collections::BTreeMap;
 

@@ -77,13 +77,17 @@ impl System {
         }
     }
 
-    /// Takes every message off the dead-letter queue.
+    /// The bodies of the dead letters: those the projector recorded in the store, and every
+    /// message taken off the dead-letter queue (the safety net).
     pub(super) async fn drain_dead_letters(&self) -> Result<Vec<Vec<u8>>, BoxError> {
+        let mut bodies: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT body FROM ops.dead_letters ORDER BY id")
+                .fetch_all(&mut self.db().await?)
+                .await?;
         let connection =
             stockflow_broker::connect(&self.direct_amqp_url, "stockflow-faults-inspector").await?;
         let channel = connection.create_channel().await?;
         let queue = stockflow_broker::dead_letter_queue(&self.names.queue);
-        let mut bodies = Vec::new();
         while let Some(message) = channel
             .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
             .await?

@@ -248,7 +248,7 @@ async fn garbage_on_the_queue_is_dead_lettered_while_later_events_still_project(
     assert_eq!(served.ok()["status"], "ready");
     assert!(order.position() > last);
 
-    // The dead-letter queue's count may lag the nack a little.
+    // Each is recorded in the store (the poison may still be on its way there).
     let expected = u32::try_from(poison.len()).expect("a few");
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut dead = stack.dead_letters().await;
@@ -259,6 +259,13 @@ async fn garbage_on_the_queue_is_dead_lettered_while_later_events_still_project(
     assert_eq!(
         dead, expected,
         "every poison message, and nothing else, is dead-lettered"
+    );
+    let mut kinds = stack.dead_letter_kinds().await;
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["bad_payload", "undecodable", "undecodable", "unknown_type"],
+        "each kept in the store with why"
     );
     assert_eq!(
         projected(&stack).await,

@@ -138,8 +138,19 @@ async fn the_projector_role_reads_the_events_and_owns_the_read_models() {
              ALTER SCHEMA read_next RENAME TO read;
              GRANT USAGE ON SCHEMA read TO stockflow_analyst;
              DROP SCHEMA read_old CASCADE",
+            // Its dead letters: recorded, listed, failed again, replayed or discarded; and
+            // each replay and discard added to the audit log.
+            "INSERT INTO ops.dead_letters (reason_kind, reason, routing_key, headers, properties,
+                 body, dedupe_key) VALUES ('undecodable', 'r', 'k', '{}', '{}', '\\x00', 'd-1');
+             UPDATE ops.dead_letters SET attempts = attempts + 1;
+             SELECT count(*) FROM ops.dead_letters;
+             DELETE FROM ops.dead_letters",
+            "INSERT INTO ops.audit_log (subject, action, target, outcome)
+             VALUES ('ops', 'dead_letter.discard', 'dead_letter:1', 'done')",
         ],
         &[
+            "SELECT count(*) FROM ops.audit_log",
+            "DELETE FROM ops.audit_log",
             "INSERT INTO event_store.relay_checkpoints (name, position) VALUES ('mine', 0)",
             "UPDATE event_store.head SET position = position + 1",
             "DELETE FROM event_store.events",
@@ -228,6 +239,7 @@ async fn the_services_run_under_their_roles_through_a_rebuild() {
             broker: broker_args(&exchange),
             listen_addr: "127.0.0.1:0".into(),
             projector_queue: queue.clone(),
+            web: web_config(),
             ..stockflow_projector::Config::defaults()
         })
         .await

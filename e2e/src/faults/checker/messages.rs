@@ -1,5 +1,5 @@
 //! What went through the broker: every stored event delivered to the subscriber, and the
-//! poison, and only it, in the dead-letter queue.
+//! poison, and only it, among the dead letters (the store and the dead-letter queue).
 
 use std::collections::BTreeMap;
 
@@ -36,7 +36,7 @@ pub fn check_deliveries(events: &[StoredEvent], deliveries: &Deliveries, finding
     }
 }
 
-/// The dead-letter queue holds exactly the poison that was published, each once.
+/// The dead letters hold exactly the poison that was published, each once.
 pub fn check_dead_letters(poison: &[Vec<u8>], dead: &[Vec<u8>], findings: &mut Findings) {
     findings.counts.poison_published = poison.len();
     findings.counts.dead_letters = dead.len();
@@ -51,9 +51,9 @@ pub fn check_dead_letters(poison: &[Vec<u8>], dead: &[Vec<u8>], findings: &mut F
         findings.counts.dead_letter_mismatches += surplus.unsigned_abs() as usize;
         let what = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
         findings.note(if surplus > 0 {
-            format!("poison {what:?} is missing from the dead-letter queue")
+            format!("poison {what:?} is missing from the dead letters")
         } else {
-            format!("the dead-letter queue holds {what:?}, which is no poison of the run")
+            format!("the dead letters hold {what:?}, which is no poison of the run")
         });
     }
 }

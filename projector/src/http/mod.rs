@@ -1,0 +1,41 @@
+//! The projector's HTTP surface: liveness and readiness, open; and the operators' API under
+//! `/v1/admin/` (dead letters), behind the `admin` scope. Handlers translate; the dead
+//! letters' rules live in `crate::dead_letters`.
+
+mod dead_letters;
+mod error;
+mod health;
+mod params;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+
+pub(crate) use error::{FieldError, Problem};
+
+use crate::health::Health;
+use error::ApiError;
+
+/// Largest request body accepted (413 above it): a discard's reason is the only body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub pool: PgPool,
+    pub health: Arc<Health>,
+}
+
+/// Every route of the projector; each area brings its operations to the OpenAPI document,
+/// which is served beside them.
+pub fn router(state: HttpState) -> Router {
+    let areas = OpenApiRouter::with_openapi(crate::openapi::base()).merge(dead_letters::router());
+    stockflow_edge::openapi::routes(areas, health::router(), crate::openapi::document)
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

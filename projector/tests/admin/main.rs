@@ -1,0 +1,8 @@
+//! The projector's dead letters and its admin API, against the real PostgreSQL and RabbitMQ:
+//! each test with a database, an exchange and queues of its own (docs/operations.md, "Dead
+//! letters"; docs/api.md, "Projector: dead letters").
+
+mod access;
+mod dead_letters;
+mod helpers;
+mod openapi;
