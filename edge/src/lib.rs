@@ -11,6 +11,7 @@ pub mod health;
 mod limiter;
 pub mod metrics;
 pub mod openapi;
+pub mod paging;
 mod problem;
 mod serve;
 mod shutdown;

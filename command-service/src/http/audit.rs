@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stockflow_audit::{Cursor, Entry, Outcome};
 use stockflow_edge::Caller;
+use stockflow_edge::paging::{BAD_CURSOR, Paging};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -119,50 +120,16 @@ struct ListParams {
 impl ListParams {
     /// Every parameter that is unknown, repeated, empty or out of range is refused, named.
     fn parse(query: Option<&str>) -> Result<ListParams, ApiError> {
-        let (mut limit, mut cursor) = (None, None);
-        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            let slot = match name.as_ref() {
-                "limit" => &mut limit,
-                "cursor" => &mut cursor,
-                _ => {
-                    return Err(ApiError::invalid(
-                        name,
-                        "is not a parameter of this endpoint; it takes limit, cursor",
-                    ));
-                }
-            };
-            if slot.is_some() {
-                return Err(ApiError::invalid(name, "is given more than once"));
-            }
-            if value.is_empty() {
-                return Err(ApiError::invalid(
-                    name,
-                    "must not be empty (leave it out instead)",
-                ));
-            }
-            *slot = Some(value.into_owned());
-        }
-        let limit = match limit {
-            None => DEFAULT_LIMIT,
-            Some(raw) => raw
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n) && !raw.starts_with('+'))
-                .ok_or_else(|| {
-                    ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
-                })?,
-        };
-        let after = cursor
-            .map(|raw| {
-                Cursor::parse(&raw).ok_or_else(|| {
-                    ApiError::invalid(
-                        "cursor",
-                        "is not a cursor of this listing; use a next_cursor it returned, unchanged",
-                    )
-                })
-            })
+        let paging = Paging::parse(query, DEFAULT_LIMIT, MAX_LIMIT)
+            .map_err(|refused| ApiError::invalid(refused.name, refused.message))?;
+        let after = paging
+            .cursor
+            .map(|raw| Cursor::parse(&raw).ok_or_else(|| ApiError::invalid("cursor", BAD_CURSOR)))
             .transpose()?;
-        Ok(ListParams { limit, after })
+        Ok(ListParams {
+            limit: paging.limit,
+            after,
+        })
     }
 }
 

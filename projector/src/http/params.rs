@@ -4,6 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use stockflow_edge::paging::{BAD_CURSOR, Paging};
+
 use super::error::ApiError;
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -20,48 +22,16 @@ pub(super) struct ListParams {
 impl ListParams {
     /// Every parameter that is unknown, repeated, empty or out of range is refused, named.
     pub fn parse(query: Option<&str>) -> Result<ListParams, ApiError> {
-        let (mut limit, mut cursor) = (None, None);
-        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            let slot = match name.as_ref() {
-                "limit" => &mut limit,
-                "cursor" => &mut cursor,
-                _ => {
-                    return Err(ApiError::invalid(
-                        name,
-                        "is not a parameter of this endpoint; it takes limit, cursor",
-                    ));
-                }
-            };
-            if slot.is_some() {
-                return Err(ApiError::invalid(name, "is given more than once"));
-            }
-            if value.is_empty() {
-                return Err(ApiError::invalid(
-                    name,
-                    "must not be empty (leave it out instead)",
-                ));
-            }
-            *slot = Some(value.into_owned());
-        }
-        let limit = match limit {
-            None => DEFAULT_LIMIT,
-            Some(raw) => integer(&raw)
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
-                })?,
-        };
-        let after = cursor
-            .map(|raw| {
-                parse_cursor(&raw).ok_or_else(|| {
-                    ApiError::invalid(
-                        "cursor",
-                        "is not a cursor of this listing; use a next_cursor it returned, unchanged",
-                    )
-                })
-            })
+        let paging = Paging::parse(query, DEFAULT_LIMIT, MAX_LIMIT)
+            .map_err(|refused| ApiError::invalid(refused.name, refused.message))?;
+        let after = paging
+            .cursor
+            .map(|raw| parse_cursor(&raw).ok_or_else(|| ApiError::invalid("cursor", BAD_CURSOR)))
             .transpose()?;
-        Ok(ListParams { limit, after })
+        Ok(ListParams {
+            limit: paging.limit,
+            after,
+        })
     }
 }
 
