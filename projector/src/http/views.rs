@@ -11,25 +11,20 @@ use uuid::Uuid;
 use crate::dead_letters::replay::Outcome;
 use crate::dead_letters::store::{DeadLetter, Summary};
 
-/// Why a message is a dead letter.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct DeadLetterReason {
-    /// `undecodable` (not a stockflow CloudEvent), `unknown_type` (a type or version this
-    /// projector does not know), `bad_payload` (its data does not fit its type), `unapplied`
-    /// (it decodes, but a replay could not apply it), `skipped` (set aside by an operator).
-    #[schema(example = "bad_payload")]
-    kind: String,
-    /// The details, for people.
-    #[schema(example = "event `product.registered` v1 has an invalid payload: invalid type")]
-    text: String,
-}
-
 /// A dead letter in a listing.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct DeadLetterSummary {
     #[schema(minimum = 1)]
     id: i64,
-    reason: DeadLetterReason,
+    /// Why it is a dead letter: `undecodable` (not a stockflow CloudEvent), `unknown_type` (a
+    /// type or version this projector does not know), `bad_payload` (its data does not fit its
+    /// type), `unapplied` (it decodes, but a replay could not apply it), `skipped` (set aside
+    /// by an operator).
+    #[schema(example = "bad_payload")]
+    reason: String,
+    /// The reason's details, for people.
+    #[schema(example = "event `product.registered` v1 has an invalid payload: invalid type")]
+    detail: String,
     #[schema(example = "product.registered")]
     routing_key: String,
     /// When the projector took it off its queue (or off the dead-letter queue).
@@ -45,10 +40,8 @@ impl From<Summary> for DeadLetterSummary {
     fn from(summary: Summary) -> DeadLetterSummary {
         DeadLetterSummary {
             id: summary.id,
-            reason: DeadLetterReason {
-                kind: summary.reason_kind,
-                text: summary.reason,
-            },
+            reason: summary.reason_kind,
+            detail: summary.reason,
             routing_key: summary.routing_key,
             received_at: summary.received_at,
             attempts: summary.attempts,
@@ -85,7 +78,15 @@ pub(crate) enum BodyEncoding {
 pub(crate) struct DeadLetterDetail {
     #[schema(minimum = 1)]
     id: i64,
-    reason: DeadLetterReason,
+    /// Why it is a dead letter: `undecodable` (not a stockflow CloudEvent), `unknown_type` (a
+    /// type or version this projector does not know), `bad_payload` (its data does not fit its
+    /// type), `unapplied` (it decodes, but a replay could not apply it), `skipped` (set aside
+    /// by an operator).
+    #[schema(example = "bad_payload")]
+    reason: String,
+    /// The reason's details, for people.
+    #[schema(example = "event `product.registered` v1 has an invalid payload: invalid type")]
+    detail: String,
     routing_key: String,
     received_at: DateTime<Utc>,
     #[schema(minimum = 1)]
@@ -115,10 +116,8 @@ impl From<DeadLetter> for DeadLetterDetail {
         };
         DeadLetterDetail {
             id: letter.id,
-            reason: DeadLetterReason {
-                kind: letter.reason_kind,
-                text: letter.reason,
-            },
+            reason: letter.reason_kind,
+            detail: letter.reason,
             routing_key: letter.routing_key,
             received_at: letter.received_at,
             attempts: letter.attempts,
