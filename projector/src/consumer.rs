@@ -26,6 +26,7 @@ use crate::dead_letters::{self, Rejection, drain, store as dead_letter_store};
 use crate::health::Health;
 use crate::model::{self, ApplyError, Schema};
 use crate::store_reader;
+use crate::transient::is_transient;
 
 /// Most messages applied in one transaction.
 const BATCH: usize = 500;
@@ -359,26 +360,6 @@ async fn project_to(
                 delay *= 2;
             }
         }
-    }
-}
-
-/// Errors that say nothing about the events: the database is unreachable, restarting, busy,
-/// or chose this transaction to yield (deadlock, serialization, lock timeout). They are waited
-/// out, never a reason to stop.
-pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
-            ["08", "40", "53", "55", "57", "58"]
-                .iter()
-                .any(|class| code.starts_with(class))
-        }),
-        _ => false,
     }
 }
 

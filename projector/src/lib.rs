@@ -11,9 +11,9 @@ pub mod health;
 mod http;
 pub mod metrics;
 pub mod model;
-mod openapi;
 pub mod rebuild;
 mod store_reader;
+mod transient;
 
 pub use app::App;
 pub use config::{Cli, Command, Config};

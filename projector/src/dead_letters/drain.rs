@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use stockflow_broker as amqp;
 
 use super::{ReasonKind, Rejection, store};
-use crate::consumer::is_transient;
+use crate::transient::is_transient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DrainError {

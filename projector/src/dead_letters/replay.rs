@@ -6,10 +6,10 @@ use sqlx::PgPool;
 use stockflow_events::Envelope;
 
 use super::{ReasonKind, Rejection, store};
-use crate::consumer::is_transient;
 use crate::health::Health;
 use crate::model::ApplyError;
 use crate::store_reader;
+use crate::transient::is_transient;
 
 /// How a replay ended, as the operator is told.
 #[derive(Debug, Clone, PartialEq, Eq)]

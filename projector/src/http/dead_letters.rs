@@ -42,7 +42,7 @@ pub fn router() -> OpenApiRouter<HttpState> {
     ),
     responses(
         (status = 200, description = "A page of dead letters", body = DeadLetterPage),
-        (status = 400, description = "`invalid_parameter`: `limit` out of range, a `cursor` this listing did not hand out, or an unknown, repeated or empty parameter, named in `parameter`", body = super::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_parameter`: `limit` out of range, a `cursor` this listing did not hand out, or an unknown, repeated or empty parameter, named in `parameter`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn list_dead_letters(
@@ -72,8 +72,8 @@ async fn list_dead_letters(
     params(("id" = i64, Path, minimum = 1, description = "The dead letter's id")),
     responses(
         (status = 200, description = "The dead letter", body = DeadLetterDetail),
-        (status = 400, description = "`invalid_parameter`: `id` is not a positive integer", body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`dead_letter_not_found`: no dead letter has this id (any more)", body = super::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_parameter`: `id` is not a positive integer", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`dead_letter_not_found`: no dead letter has this id (any more)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn dead_letter(
@@ -101,8 +101,8 @@ async fn dead_letter(
     params(("id" = i64, Path, minimum = 1, description = "The dead letter's id")),
     responses(
         (status = 200, description = "How the replay ended", body = ReplayResult),
-        (status = 400, description = "`invalid_parameter`: `id` is not a positive integer", body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`dead_letter_not_found`: no dead letter has this id (any more)", body = super::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_parameter`: `id` is not a positive integer", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`dead_letter_not_found`: no dead letter has this id (any more)", body = super::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn replay_dead_letter(
@@ -129,10 +129,10 @@ async fn replay_dead_letter(
     request_body = DiscardBody,
     responses(
         (status = 200, description = "Discarded", body = Discarded),
-        (status = 400, description = "`invalid_parameter`: `id` is not a positive integer; `malformed_body`: not a JSON object of this shape; or `validation_failed`: `reason` is missing, empty, too long or not one line", body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`dead_letter_not_found`: no dead letter has this id (any more)", body = super::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`: the body is over 16 KiB", body = super::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`: a non-empty body that is not `application/json`", body = super::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_parameter`: `id` is not a positive integer; `malformed_body`: not a JSON object of this shape; or `validation_failed`: `reason` is missing, empty, too long or not one line", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`dead_letter_not_found`: no dead letter has this id (any more)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: the body is over 16 KiB", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: a non-empty body that is not `application/json`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn discard_dead_letter(

@@ -5,6 +5,7 @@
 mod dead_letters;
 mod error;
 mod health;
+mod openapi;
 mod params;
 mod views;
 
@@ -14,8 +15,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use sqlx::PgPool;
 use utoipa_axum::router::OpenApiRouter;
-
-pub(crate) use error::{FieldError, Problem};
 
 use crate::health::Health;
 use error::ApiError;
@@ -32,8 +31,8 @@ pub struct HttpState {
 /// Every route of the projector; each area brings its operations to the OpenAPI document,
 /// which is served beside them.
 pub fn router(state: HttpState) -> Router {
-    let areas = OpenApiRouter::with_openapi(crate::openapi::base()).merge(dead_letters::router());
-    stockflow_edge::openapi::routes(areas, health::router(), crate::openapi::document)
+    let areas = OpenApiRouter::with_openapi(openapi::base()).merge(dead_letters::router());
+    stockflow_edge::openapi::routes(areas, health::router(), openapi::document)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -2,7 +2,7 @@
 //! `http::router`); this module holds what the whole document shares; the edge adds the bearer
 //! scheme and serves it at `/openapi.json`, with Swagger UI at `/docs`
 //! (`stockflow_edge::openapi`). `projector/openapi.json` is the committed copy;
-//! tests/openapi.rs keeps them equal.
+//! tests/admin/openapi.rs keeps them equal.
 
 use stockflow_edge::Scope;
 use stockflow_edge::openapi::{add_missing, problem, retry_after};
@@ -10,7 +10,7 @@ use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::Operation;
 
-use crate::http::{FieldError, Problem};
+use super::error::{FieldError, Problem};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
