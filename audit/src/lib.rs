@@ -9,4 +9,4 @@ mod log;
 
 pub use cursor::Cursor;
 pub use entry::{Entry, MAX_REASON_CHARS, Outcome, Reason, Target};
-pub use log::{Page, Record, page, record};
+pub use log::{Page, Record, page, record, record_or_log};

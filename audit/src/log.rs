@@ -41,6 +41,23 @@ pub async fn record(db: impl PgExecutor<'_>, entry: &Entry) -> Result<(), sqlx::
     Ok(())
 }
 
+/// Records `entry` after its action, when the action's answer no longer depends on it: a
+/// failure to record is logged, at error level and with the whole entry, so that the action
+/// is still on record somewhere, and the caller goes on.
+pub async fn record_or_log(db: impl PgExecutor<'_>, entry: &Entry) {
+    if let Err(error) = record(db, entry).await {
+        tracing::error!(
+            %error,
+            subject = %entry.subject,
+            action = entry.action,
+            target = entry.target.as_str(),
+            reason = entry.reason.as_ref().map(|r| r.as_str()),
+            outcome = %entry.outcome.as_text(),
+            "cannot record an operator's action in the audit log"
+        );
+    }
+}
+
 /// At most `limit` entries (at least 1), newest first, after `after` when given.
 pub async fn page(db: &PgPool, limit: i64, after: Option<&Cursor>) -> Result<Page, sqlx::Error> {
     let limit = limit.max(1);

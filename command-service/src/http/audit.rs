@@ -51,17 +51,7 @@ pub(super) async fn record(
         reason,
         outcome,
     };
-    if let Err(error) = stockflow_audit::record(&app.pool, &entry).await {
-        tracing::error!(
-            %error,
-            subject = %entry.subject,
-            action = entry.action,
-            target = entry.target.as_str(),
-            reason = entry.reason.as_ref().map(|r| r.as_str()),
-            outcome = %entry.outcome.as_text(),
-            "cannot record an operator's action in the audit log"
-        );
-    }
+    stockflow_audit::record_or_log(&app.pool, &entry).await;
 }
 
 /// 200 of GET /v1/admin/audit.

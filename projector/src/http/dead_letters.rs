@@ -244,15 +244,5 @@ async fn record<T>(
             Err(refusal) => Outcome::Refused(refusal.code()),
         },
     };
-    if let Err(error) = stockflow_audit::record(&state.pool, &entry).await {
-        tracing::error!(
-            %error,
-            subject = %entry.subject,
-            action = entry.action,
-            target = entry.target.as_str(),
-            reason = entry.reason.as_ref().map(|r| r.as_str()),
-            outcome = %entry.outcome.as_text(),
-            "cannot record an operator's action in the audit log"
-        );
-    }
+    stockflow_audit::record_or_log(&state.pool, &entry).await;
 }
