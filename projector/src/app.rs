@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::consumer::{self, Topology};
+use crate::control::{self, Control, Status};
 use crate::health::Health;
 use crate::http::{self, HttpState};
 
@@ -49,23 +50,37 @@ impl App {
             exchange: config.broker.events_exchange.clone(),
             queue: config.projector_queue.clone(),
         };
+        // The operators' word on the projection, read before the consumer starts: a
+        // projector started while it is paused or stopped waits.
+        let control = Control::default();
+        if let Ok(state) = control::read(&pool).await {
+            control.set(state.status);
+            if state.status == Status::Stopped {
+                health.stop(state.error.unwrap_or_default());
+            }
+        }
+        tokio::spawn(control.clone().follow(pool.clone(), stop.clone()));
         let consumer = tokio::spawn(consumer::run(
             pool.clone(),
             config.broker.url.clone(),
             topology,
             health.clone(),
+            control.clone(),
             stop.clone(),
         ));
         let router = http::router(HttpState {
             pool: pool.clone(),
             health: health.clone(),
+            control,
         });
         let router =
             stockflow_edge::metrics::instrument(router, "projector", crate::metrics::CATALOG);
         // Set once the recorder is installed (by `instrument`), rather than left at the
-        // catalog's 0: a projector that has just started has not stopped. The consumer sets it
-        // to 0 if it stops, which takes seconds of retries.
-        metrics::gauge!(crate::metrics::RUNNING).set(1.0);
+        // catalog's 0: a projector that has just started has not stopped, unless the
+        // projection waits for an operator's retry. The consumer sets it to 0 if it stops,
+        // which takes seconds of retries.
+        let stopped = health.stopped();
+        metrics::gauge!(crate::metrics::RUNNING).set(if stopped { 0.0 } else { 1.0 });
         // The dead letters waiting from before, from start-up: an alert must not wait for the
         // next one to see them.
         crate::dead_letters::store::refresh_gauge(&pool).await;

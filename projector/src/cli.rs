@@ -29,7 +29,16 @@ pub async fn main(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match crate::rebuild::rebuild(&pool, batch).await {
+            // Recorded like a rebuild from the API, and refused while one runs: they would
+            // build in the same schema.
+            let id = match crate::rebuild::runs::start(&pool, "cli").await {
+                Ok(id) => id,
+                Err(error) => {
+                    tracing::error!(%error, "cannot start the rebuild");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match crate::rebuild::runs::run(&pool, id, batch).await {
                 Ok(report) => {
                     println!("{}", serde_json::to_string(&report).unwrap_or_default());
                     tracing::info!(

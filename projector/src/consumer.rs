@@ -17,14 +17,17 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use stockflow_broker as amqp;
 use stockflow_events::Envelope;
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::{Batch, apply_batch};
+use crate::control::{self, Control, Status};
 use crate::dead_letters::{self, Rejection, drain, store as dead_letter_store};
 use crate::health::Health;
-use crate::model::{self, ApplyError, Schema};
+use crate::model::ApplyError;
+use crate::repair;
 use crate::store_reader;
 use crate::transient::is_transient;
 
@@ -32,8 +35,6 @@ use crate::transient::is_transient;
 const BATCH: usize = 500;
 /// Attempts at a batch whose events cannot be applied before the projector stops.
 const APPLY_ATTEMPTS: u32 = 5;
-/// Live batches hold this shared; a rebuild's swap holds it exclusively.
-pub const SWAP_LOCK: i64 = 0x5f0c_f10e;
 
 #[derive(Debug, Clone)]
 pub struct Topology {
@@ -123,28 +124,57 @@ enum ConsumeError {
     Ended,
 }
 
-/// Consumes until `shutdown`, reconnecting after broker or database failures. Returns when
-/// shut down, or when an event cannot be applied (the projector has then stopped).
+/// Why a session ended without an error.
+enum Ended {
+    Shutdown,
+    /// Paused by an operator, or stopped by an event that cannot be applied: the unacked
+    /// messages went back to the queue with the connection.
+    Halted,
+}
+
+/// Consumes until `shutdown`, reconnecting after broker or database failures. While the
+/// projection is paused or stopped (`control`), it holds no connection to the broker and
+/// applies nothing; it goes on when an operator resumes or retries it.
 pub async fn run(
     pool: PgPool,
     amqp_url: String,
     topology: Topology,
     health: Arc<Health>,
+    control: Control,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
+        if control.status() != Status::Running {
+            let paused = control.status() == Status::Paused;
+            metrics::gauge!(crate::metrics::PAUSED).set(if paused { 1.0 } else { 0.0 });
+            tracing::info!(
+                status = control.status().as_str(),
+                "projection halted; waiting for an operator"
+            );
+        }
+        if !control.running(&shutdown).await {
+            return;
+        }
+        // Running again after a stop: the operator retried or skipped.
+        if health.stopped() {
+            health.resume();
+            metrics::gauge!(crate::metrics::RUNNING).set(1.0);
+        }
+        metrics::gauge!(crate::metrics::PAUSED).set(0.0);
         match session(
             &pool,
             &amqp_url,
             &topology,
             &health,
+            &control,
             &shutdown,
             &mut backoff,
         )
         .await
         {
-            Ok(()) => return,
+            Ok(Ended::Shutdown) => return,
+            Ok(Ended::Halted) => continue,
             Err(error) => {
                 health.set_broker(false);
                 tracing::warn!(%error, retry_in = ?backoff, "projector interrupted; reconnecting");
@@ -163,9 +193,10 @@ async fn session(
     amqp_url: &str,
     topology: &Topology,
     health: &Health,
+    control: &Control,
     shutdown: &CancellationToken,
     backoff: &mut Duration,
-) -> Result<(), ConsumeError> {
+) -> Result<Ended, ConsumeError> {
     let connection =
         amqp::connect(amqp_url, &format!("stockflow-projector {}", topology.queue)).await?;
     let channel = amqp::within(connection.create_channel()).await?;
@@ -188,9 +219,9 @@ async fn session(
 
     // Whatever the queue may not hold (events from before it existed, or published while this
     // projector was away and the queue dropped them) comes from the store first.
-    if !catch_up(pool, health).await? {
-        let _ = connection.close(200, "projector stopped".into()).await;
-        return Ok(());
+    if !catch_up(pool, health, control).await? {
+        let _ = connection.close(200, "projection halted".into()).await;
+        return Ok(Ended::Halted);
     }
 
     let mut consumer = amqp::within(channel.basic_consume(
@@ -209,7 +240,11 @@ async fn session(
             next = consumer.next() => next,
             () = shutdown.cancelled() => {
                 let _ = connection.close(200, "shutting down".into()).await;
-                return Ok(());
+                return Ok(Ended::Shutdown);
+            }
+            () = control.halted() => {
+                let _ = connection.close(200, "projection halted".into()).await;
+                return Ok(Ended::Halted);
             }
         };
         let mut deliveries = vec![first.ok_or(ConsumeError::Ended)??];
@@ -235,10 +270,10 @@ async fn session(
         if envelopes.is_empty() {
             continue;
         }
-        if !project(pool, &envelopes, health).await? {
-            // Stopped: the unacked messages go back to the queue with the connection.
-            let _ = connection.close(200, "projector stopped".into()).await;
-            return Ok(());
+        if !project(pool, &envelopes, health, control).await? {
+            // Halted: the unacked messages go back to the queue with the connection.
+            let _ = connection.close(200, "projection halted".into()).await;
+            return Ok(Ended::Halted);
         }
         // Committed: acknowledge every message up to the last one applied (the dead-lettered
         // ones among them are settled already).
@@ -290,8 +325,8 @@ async fn set_aside(
 }
 
 /// Applies events from the store until the read models reach its head. `Ok(false)`: the
-/// projector has stopped.
-async fn catch_up(pool: &PgPool, health: &Health) -> Result<bool, ConsumeError> {
+/// projection is halted.
+async fn catch_up(pool: &PgPool, health: &Health, control: &Control) -> Result<bool, ConsumeError> {
     let head = stockflow_event_store::EventStore::new(pool.clone())
         .head()
         .await?;
@@ -300,37 +335,46 @@ async fn catch_up(pool: &PgPool, health: &Health) -> Result<bool, ConsumeError> 
     // From start-up, not only from the first batch: alerts compare it with the relay's.
     metrics::gauge!(crate::metrics::POSITION).set(checkpoint as f64);
     if checkpoint >= head {
-        return Ok(!health.stopped());
+        return Ok(control.status() == Status::Running);
     }
-    project_to(pool, head, &[], health).await
+    project_to(pool, head, &[], health, control).await
 }
 
 /// Applies received messages: those not yet applied, and whatever the store has between the
-/// checkpoint and them. `Ok(false)`: the projector has stopped.
+/// checkpoint and them. `Ok(false)`: the projection is halted.
 async fn project(
     pool: &PgPool,
     received: &[Envelope],
     health: &Health,
+    control: &Control,
 ) -> Result<bool, ConsumeError> {
     let target = received.iter().map(|e| e.position).max().unwrap_or(0);
-    project_to(pool, target, received, health).await
+    project_to(pool, target, received, health, control).await
 }
 
 /// Applies transactions until the read models reach `target` (or the store has nothing more
-/// to give), each transaction retried while it cannot be applied, and the projector stopped
+/// to give), each transaction retried while it cannot be applied, and the projection stopped
 /// when it still cannot. Outages of the database or the broker are left to the caller's
 /// reconnect loop, however long they last: only events that cannot be applied stop it.
+/// `Ok(false)`: halted (paused by an operator, or stopped here).
 async fn project_to(
     pool: &PgPool,
     target: i64,
     received: &[Envelope],
     health: &Health,
+    control: &Control,
 ) -> Result<bool, ConsumeError> {
     let mut delay = Duration::from_millis(200);
     let mut attempt = 0;
     loop {
         match apply_batch(pool, received).await {
-            Ok((before, after)) => {
+            Ok(Batch::Halted) => {
+                if let Ok(state) = control::read(pool).await {
+                    control.set(state.status);
+                }
+                return Ok(false);
+            }
+            Ok(Batch::Applied { before, after }) => {
                 health.set_position(after);
                 attempt = 0;
                 delay = Duration::from_millis(200);
@@ -345,15 +389,16 @@ async fn project_to(
                 attempt += 1;
                 tracing::error!(%error, attempt, "cannot apply events; retrying");
                 if attempt == APPLY_ATTEMPTS {
+                    let failing = repair::failing_position(pool, &error).await;
                     metrics::gauge!(crate::metrics::RUNNING).set(0.0);
                     health.stop(error.to_string());
-                    let _ = sqlx::query!(
-                        "UPDATE read.projections SET status = 'stopped', last_error = $1, updated_at = now()",
-                        error.to_string(),
-                    )
-                    .execute(pool)
-                    .await;
-                    tracing::error!(%error, "projector stopped: events cannot be applied; fix and restart");
+                    control::stop(pool, &error.to_string(), failing).await?;
+                    control.set(Status::Stopped);
+                    tracing::error!(
+                        %error,
+                        failing_position = ?failing,
+                        "projection stopped: an event cannot be applied; retry or skip it"
+                    );
                     return Ok(false);
                 }
                 tokio::time::sleep(delay).await;
@@ -361,106 +406,4 @@ async fn project_to(
             }
         }
     }
-}
-
-/// Most events applied in one transaction, when read from the store.
-const STORE_BATCH: i64 = 5_000;
-
-/// One transaction: skip what is already applied, take what is missing from the store, apply,
-/// advance the checkpoint, notify the query service. It always ends at the end of an append
-/// transaction, so no command is ever half visible. Returns the checkpoint before and after.
-pub(crate) async fn apply_batch(
-    pool: &PgPool,
-    received: &[Envelope],
-) -> Result<(i64, i64), ApplyError> {
-    let started = std::time::Instant::now();
-    let mut db = pool.acquire().await?;
-    let mut tx = db.begin().await?;
-    // The read models' statements resolve in the live schema; set with the lock, in its round
-    // trip. (Its one row is fetched and dropped: a checked query with columns has no
-    // `execute`.)
-    sqlx::query!(
-        "SELECT pg_advisory_xact_lock_shared($1), set_config('search_path', $2, true)",
-        SWAP_LOCK,
-        Schema::Live.name(),
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let checkpoint: i64 = sqlx::query_scalar!(
-        "SELECT position FROM read.projections WHERE name = 'products' FOR UPDATE"
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let mut fresh: Vec<&Envelope> = received
-        .iter()
-        .filter(|e| e.position > checkpoint)
-        .collect();
-    fresh.sort_by_key(|e| e.position);
-    fresh.dedup_by_key(|e| e.position);
-    let contiguous = !fresh.is_empty()
-        && fresh
-            .iter()
-            .enumerate()
-            .all(|(i, e)| e.position == checkpoint + 1 + i as i64);
-    let mut events: Vec<Envelope> = if contiguous {
-        fresh.into_iter().cloned().collect()
-    } else if received.is_empty() || !fresh.is_empty() {
-        // Catching up, or a message skipped ahead: the store has everything before it.
-        let up_to = fresh
-            .last()
-            .map_or(checkpoint + STORE_BATCH, |e| e.position);
-        if !received.is_empty() {
-            tracing::info!(checkpoint, up_to, "filling a gap from the event store");
-        }
-        store_reader::read_range(&mut tx, checkpoint, up_to.min(checkpoint + STORE_BATCH)).await?
-    } else {
-        Vec::new() // all duplicates
-    };
-    let Some(last) = events.last().map(|e| e.position) else {
-        return Ok((checkpoint, checkpoint));
-    };
-    // Finish the append transaction the last event belongs to; read the head for the lag
-    // metric in the same round trip.
-    let ends = sqlx::query!(
-        r#"SELECT (SELECT commit_position FROM event_store.events WHERE position = $1)
-                      AS "commit_end?",
-                  position AS head
-             FROM event_store.head"#,
-        last,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let (commit_end, head) = (ends.commit_end.unwrap_or(last), ends.head);
-    if commit_end > last {
-        events.extend(store_reader::read_range(&mut tx, last, commit_end).await?);
-    }
-    let last = events.last().map_or(last, |e| e.position);
-    model::apply(&mut tx, &events, true).await?;
-    tx.commit().await?;
-
-    for event in &events {
-        // The ids tie the projection of an event back to the request that caused it.
-        tracing::debug!(
-            position = event.position,
-            event = %event.event.event_type(),
-            correlation_id = ?event.metadata.correlation_id,
-            causation_id = ?event.metadata.causation_id,
-            traceparent = ?event.metadata.traceparent,
-            "projected"
-        );
-    }
-    metrics::histogram!(crate::metrics::BATCH_EVENTS).record(events.len() as f64);
-    metrics::gauge!(crate::metrics::POSITION).set(last as f64);
-    metrics::gauge!(crate::metrics::LAG_EVENTS).set((head - last).max(0) as f64);
-    metrics::histogram!(crate::metrics::BATCH_DURATION).record(started.elapsed());
-    if let Some(event) = events.last() {
-        let behind = (chrono::Utc::now() - event.recorded_at)
-            .num_microseconds()
-            .unwrap_or(0);
-        let behind = behind.max(0) as f64 / 1e6;
-        metrics::gauge!(crate::metrics::LAG_SECONDS).set(behind);
-        // From the append's commit to the read models' (the clocks of one host, or close).
-        metrics::histogram!(crate::metrics::VISIBLE_AFTER).record(behind);
-    }
-    Ok((checkpoint, last))
 }

@@ -35,10 +35,17 @@ impl Health {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The projector no longer advances, for this reason, until it is restarted.
+    /// The projector no longer advances, for this reason, until an operator retries or skips.
     pub fn stop(&self, reason: String) {
         if let Ok(mut stopped) = self.stopped.lock() {
             *stopped = Some(reason);
+        }
+    }
+
+    /// An operator retried or skipped: the projector advances again.
+    pub fn resume(&self) {
+        if let Ok(mut stopped) = self.stopped.lock() {
+            *stopped = None;
         }
     }
 

@@ -3,15 +3,18 @@
 //! rebuilds the read models from the store on demand.
 
 pub mod app;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod consumer;
+pub mod control;
 pub mod dead_letters;
 pub mod health;
 mod http;
 pub mod metrics;
 pub mod model;
 pub mod rebuild;
+pub mod repair;
 mod store_reader;
 mod transient;
 

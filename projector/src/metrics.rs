@@ -13,6 +13,7 @@ pub const BATCH_EVENTS: &str = "stockflow_projector_batch_events_size";
 pub const BATCH_DURATION: &str = "stockflow_projector_batch_seconds";
 pub const VISIBLE_AFTER: &str = "stockflow_projector_visible_after_seconds";
 pub const RUNNING: &str = "stockflow_projector_running";
+pub const PAUSED: &str = "stockflow_projector_paused";
 
 pub const CATALOG: &[Metric] = &[
     Metric::counter(
@@ -52,6 +53,10 @@ pub const CATALOG: &[Metric] = &[
     ),
     Metric::gauge(
         RUNNING,
-        "1 while the projector applies events; 0 once it has stopped on events it cannot apply (read.projections says `stopped`), until it is restarted.",
+        "1 while the projector applies events; 0 once it has stopped on an event it cannot apply, until an operator retries or skips it (GET /v1/admin/projections says which event).",
+    ),
+    Metric::gauge(
+        PAUSED,
+        "1 while an operator has paused the projection (nothing is applied; messages wait in the queue); 0 otherwise.",
     ),
 ];

@@ -14,6 +14,13 @@ pub async fn checkpoint(pool: &PgPool) -> Result<i64, sqlx::Error> {
         .await
 }
 
+/// [`checkpoint`], in a transaction of the caller's.
+pub async fn checkpoint_in(db: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT min(position) AS "position!" FROM read.projections"#)
+        .fetch_one(db)
+        .await
+}
+
 /// A stored event with its payload and metadata as JSON text: decoded straight into their
 /// types, never through `serde_json::Value` (a rebuild reads millions).
 struct Row {
@@ -66,4 +73,14 @@ pub async fn read_range(
     .into_iter()
     .map(envelope)
     .collect()
+}
+
+/// The positions after `after` of the events an operator skipped, which no read model applies.
+pub async fn skipped(db: &mut PgConnection, after: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT position FROM ops.skipped_events WHERE position > $1 ORDER BY position",
+        after,
+    )
+    .fetch_all(db)
+    .await
 }

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use stockflow_events::Envelope;
 
 use super::{ReasonKind, Rejection, store};
+use crate::batch::{self, Batch};
 use crate::health::Health;
 use crate::model::ApplyError;
 use crate::store_reader;
@@ -144,8 +145,14 @@ pub async fn apply_replayed(
         }
     }
     // The checkpoint only advances: by now the event is next, or a duplicate.
-    let (before, after) =
-        crate::consumer::apply_batch(pool, std::slice::from_ref(envelope)).await?;
+    let (before, after) = match batch::apply_batch(pool, std::slice::from_ref(envelope)).await? {
+        Batch::Applied { before, after } => (before, after),
+        Batch::Halted => {
+            return Ok(Replayed::Refused(
+                "the projection is paused or stopped: nothing is applied until it runs".into(),
+            ));
+        }
+    };
     health.set_position(after);
     if after >= envelope.position && before < envelope.position {
         Ok(Replayed::Applied)

@@ -6,14 +6,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use stockflow_audit::{Entry, Outcome, Reason, Target};
 use stockflow_edge::Caller;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::HttpState;
-use super::error::{ApiError, FieldError};
+use super::body;
+use super::error::ApiError;
 use super::params::{self, ListParams};
 use super::views::{
     DeadLetterDetail, DeadLetterPage, DeadLetterSummary, DiscardBody, Discarded, ReplayResult,
@@ -178,40 +179,9 @@ fn discard_reason(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Reason, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::MalformedBody(rejection.body_text())
-        }
-    })?;
-    let missing = || {
-        ApiError::Validation(vec![FieldError {
-            field: "reason".into(),
-            message: "is required: say why the dead letter is discarded".into(),
-        }])
-    };
-    if body.is_empty() {
-        return Err(missing());
-    }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body: DiscardBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
-    match Reason::parse(body.reason) {
-        Ok(Some(reason)) => Ok(reason),
-        Ok(None) => Err(missing()),
-        Err(message) => Err(ApiError::Validation(vec![FieldError {
-            field: "reason".into(),
-            message,
-        }])),
-    }
+    let body: Option<DiscardBody> = body::optional_json(headers, body)?;
+    body::reason(body.and_then(|b| b.reason))?
+        .ok_or_else(|| body::required("reason", "say why the dead letter is discarded"))
 }
 
 impl From<ReplayError> for ApiError {

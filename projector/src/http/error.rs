@@ -60,12 +60,27 @@ pub(crate) enum ApiError {
     PayloadTooLarge,
     #[error("no dead letter {0}")]
     DeadLetterNotFound(String),
+    /// A pause or resume of a projection that an event stopped.
+    #[error("{0}")]
+    ProjectionStopped(String),
+    /// A retry or skip of a projection that has not stopped.
+    #[error("{0}")]
+    ProjectionNotStopped(String),
+    /// A skip of another event than the one the projection stopped at, or of one applied.
+    #[error("{0}")]
+    NotTheFailingEvent(String),
+    #[error("the store has no event at position {0}")]
+    EventNotFound(i64),
+    #[error("{0}")]
+    RebuildRunning(String),
+    #[error("no rebuild {0}")]
+    RebuildNotFound(String),
     #[error("no such resource")]
     RouteNotFound,
     #[error("method not allowed here")]
     MethodNotAllowed,
     /// PostgreSQL cannot be reached, or failed; the cause is logged.
-    #[error("the dead letters cannot be reached right now; retry")]
+    #[error("the projector's store cannot be reached right now; retry")]
     Unavailable(String),
 }
 
@@ -84,7 +99,14 @@ impl ApiError {
             | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::DeadLetterNotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::DeadLetterNotFound(_)
+            | ApiError::EventNotFound(_)
+            | ApiError::RebuildNotFound(_)
+            | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::ProjectionStopped(_)
+            | ApiError::ProjectionNotStopped(_)
+            | ApiError::NotTheFailingEvent(_)
+            | ApiError::RebuildRunning(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -98,6 +120,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::DeadLetterNotFound(_) => "dead_letter_not_found",
+            ApiError::ProjectionStopped(_) => "projection_stopped",
+            ApiError::ProjectionNotStopped(_) => "projection_not_stopped",
+            ApiError::NotTheFailingEvent(_) => "not_the_failing_event",
+            ApiError::EventNotFound(_) => "event_not_found",
+            ApiError::RebuildRunning(_) => "rebuild_running",
+            ApiError::RebuildNotFound(_) => "rebuild_not_found",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable(_) => "service_unavailable",
@@ -135,7 +163,7 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Unavailable(cause) = &self {
-            tracing::error!(%cause, "dead letters unavailable");
+            tracing::error!(%cause, "the projector's API cannot reach PostgreSQL");
         }
         let status = self.status();
         let mut response = (status, Json(self.problem())).into_response();
@@ -148,5 +176,40 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+impl From<crate::control::ControlError> for ApiError {
+    fn from(error: crate::control::ControlError) -> ApiError {
+        use crate::control::ControlError;
+        match error {
+            ControlError::Stopped => ApiError::ProjectionStopped(error.to_string()),
+            ControlError::NotStopped(_) => ApiError::ProjectionNotStopped(error.to_string()),
+            ControlError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::repair::SkipError> for ApiError {
+    fn from(error: crate::repair::SkipError) -> ApiError {
+        use crate::repair::SkipError;
+        match error {
+            SkipError::Control(e) => e.into(),
+            SkipError::NotTheFailingEvent { .. } | SkipError::AlreadyApplied { .. } => {
+                ApiError::NotTheFailingEvent(error.to_string())
+            }
+            SkipError::NoSuchEvent(position) => ApiError::EventNotFound(position),
+            SkipError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::rebuild::runs::StartError> for ApiError {
+    fn from(error: crate::rebuild::runs::StartError) -> ApiError {
+        use crate::rebuild::runs::StartError;
+        match error {
+            StartError::Running(_) => ApiError::RebuildRunning(error.to_string()),
+            StartError::Database(e) => e.into(),
+        }
     }
 }

@@ -17,14 +17,16 @@ use super::error::{FieldError, Problem};
     info(
         title = "stockflow projector API",
         description = "The projector's operations, with the `admin` scope: the dead letters, \
-            messages from its queue that it could not use, to list, read, replay or discard. \
-            Every refusal is an RFC 9457 problem (`application/problem+json`) with a stable \
-            `code`.",
+            messages from its queue that it could not use, to list, read, replay or discard; \
+            the projections, to see, pause, resume, retry or skip the event that stopped them; \
+            and rebuilds of the read models, to start and follow. Every action is recorded in \
+            the audit log. Every refusal is an RFC 9457 problem (`application/problem+json`) \
+            with a stable `code`.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, FieldError)),
     tags(
-        (name = "admin", description = "Operations, with the `admin` scope: dead letters"),
+        (name = "admin", description = "Operations, with the `admin` scope: dead letters, projections, rebuilds"),
         (name = "health", description = "Liveness and readiness, without a token"),
     ),
 )]

@@ -69,11 +69,22 @@ pub async fn apply(
     let Some(last) = events.last() else {
         return Ok(());
     };
+    apply_through(db, events, last.position, announce).await
+}
+
+/// [`apply`], with the checkpoint moved to `through`, at or past the last event: the events
+/// an operator skipped between are passed over (with none left, only the checkpoint moves).
+pub async fn apply_through(
+    db: &mut PgConnection,
+    events: &[Envelope],
+    through: i64,
+    announce: bool,
+) -> Result<(), ApplyError> {
     let mut work = Working::default();
     load::load(db, events, &mut work).await?;
     for envelope in events {
         work.apply(envelope)?;
     }
-    write::write(db, &work, last.position, announce).await?;
+    write::write(db, &work, through, announce).await?;
     Ok(())
 }

@@ -149,16 +149,36 @@ impl TestProjector {
     pub async fn append_unpublished(&self, sku: &str) -> Value {
         let data = json!({"sku": sku, "name": "Dead letter", "unit_price_cents": 100,
                           "currency": "EUR", "initial_stock": 5, "backorder_policy": "reject"});
+        self.append(
+            &stockflow_events::product_stream(sku),
+            1,
+            "product.registered",
+            &data,
+        )
+        .await
+    }
+
+    /// Appends an event of its own transaction to the store without publishing it, and
+    /// returns its CloudEvent as a body the relay would have published.
+    pub async fn append(
+        &self,
+        stream: &str,
+        version: i64,
+        event_type: &str,
+        data: &Value,
+    ) -> Value {
         let position: i64 = sqlx::query_scalar(
             "WITH head AS (UPDATE event_store.head SET position = position + 1 RETURNING position)
              INSERT INTO event_store.events (position, stream_id, stream_version, event_id,
                     event_type, type_version, data, metadata, commit_position)
-             SELECT position, $1, 1, $2, 'product.registered', 1, $3, '{}', position FROM head
+             SELECT position, $1, $2, $3, $4, 1, $5, '{}', position FROM head
              RETURNING position",
         )
-        .bind(stockflow_events::product_stream(sku))
+        .bind(stream)
+        .bind(version)
         .bind(Uuid::now_v7())
-        .bind(&data)
+        .bind(event_type)
+        .bind(data)
         .fetch_one(&self.pool)
         .await
         .expect("appended");
@@ -166,6 +186,54 @@ impl TestProjector {
             .await
             .expect("readable");
         serde_json::to_value(stored[0].to_cloud_event()).expect("serializes")
+    }
+
+    /// Appends an event and publishes it, as the command service and its relay would.
+    pub async fn append_and_publish(
+        &self,
+        stream: &str,
+        version: i64,
+        event_type: &str,
+        data: &Value,
+    ) -> i64 {
+        let event = self.append(stream, version, event_type, data).await;
+        let body = serde_json::to_vec(&event).expect("serializes");
+        self.publish(event_type, &body, None).await;
+        event["position"].as_i64().expect("a position")
+    }
+
+    /// Waits until the read models' checkpoint is `position` (or panics).
+    pub async fn checkpoint_reaches(&self, position: i64) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let checkpoint = self.checkpoint().await;
+            if checkpoint >= position {
+                assert_eq!(checkpoint, position, "the checkpoint went past the store");
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the checkpoint is {checkpoint}, not {position}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until GET /v1/admin/projections says `status` (or panics); returns the listing.
+    pub async fn projections_once(&self, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let listing = self.get("/v1/admin/projections").await;
+            let body = listing.assert_ok().clone();
+            if body["items"][0]["status"] == status {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the projections are not {status}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Records a dead letter as the projector would have, for `body`; returns its id.

@@ -41,9 +41,60 @@ async fn every_operation_asks_for_admin_and_the_bodies_sent_are_the_documented_o
         .expect("paths")
         .keys()
         .collect();
+    let projections = "/v1/admin/projections";
+    let controls = [
+        "/v1/admin/projections/pause",
+        "/v1/admin/projections/resume",
+        "/v1/admin/projections/retry",
+        "/v1/admin/projections/skip",
+    ];
+    let rebuilds = "/v1/admin/rebuilds";
+    let rebuild = "/v1/admin/rebuilds/{id}";
     assert_eq!(
         paths,
-        [list, detail, replay, discard, "/healthz", "/readyz"]
+        [
+            list,
+            detail,
+            replay,
+            discard,
+            projections,
+            controls[0],
+            controls[1],
+            controls[2],
+            controls[3],
+            rebuilds,
+            rebuild,
+            "/healthz",
+            "/readyz"
+        ]
+    );
+    let listing = only(&document, |path| path == projections);
+    assert_api_operations(
+        &listing,
+        "get",
+        "admin",
+        &[projections],
+        &["401", "403", "429", "503"],
+    );
+    let posts = only(&document, |path| {
+        controls.contains(&path) || path == rebuilds
+    });
+    let mut posted = controls.to_vec();
+    posted.push(rebuilds);
+    assert_api_operations(
+        &posts,
+        "post",
+        "admin",
+        &posted,
+        &["400", "401", "403", "409", "413", "415", "429", "503"],
+    );
+    let progress = only(&document, |path| path == rebuild);
+    assert_api_operations(
+        &progress,
+        "get",
+        "admin",
+        &[rebuild],
+        &["400", "401", "403", "404", "429", "503"],
     );
     let reads = only(&document, |path| path == list || path == detail);
     assert_api_operations(
@@ -87,6 +138,26 @@ async fn every_operation_asks_for_admin_and_the_bodies_sent_are_the_documented_o
         )
         .await;
     assert_documented(&document, "Discarded", discarded.assert_ok());
+    let listed = projector.get(projections).await;
+    assert_documented(&document, "ProjectionList", listed.assert_ok());
+    let paused = projector.post(controls[0], None).await;
+    assert_documented(&document, "ControlResult", paused.assert_ok());
+    let refused = projector.post(controls[2], None).await;
+    assert_problem_documented(
+        &document,
+        refused.assert_problem(409, "projection_not_stopped"),
+    );
+    projector.post(controls[1], None).await.assert_ok();
+    let started = projector.post(rebuilds, None).await;
+    assert_documented(&document, "RebuildStarted", started.assert_status(202));
+    let rebuild_id = started.body["rebuild_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let done = crate::rebuilds::finished(&projector, &rebuild_id).await;
+    assert_documented(&document, "RebuildView", &done);
+    let listed = projector.get(projections).await;
+    assert_documented(&document, "ProjectionList", listed.assert_ok());
     let missing = projector.get(&format!("/v1/admin/dead-letters/{id}")).await;
     assert_problem_documented(
         &document,

@@ -1,15 +1,21 @@
 //! Rebuild (guarantee 6 of docs/guarantees.md): replays the whole store into fresh tables
 //! beside the live ones, then, holding the lock live batches share, catches up to the head and
 //! swaps the fresh schema in, in one transaction. Queries go on throughout: they read the old
-//! tables until the swap commits and the new ones after.
+//! tables until the swap commits and the new ones after. The events operators skipped are
+//! left out, as the live projection leaves them out. `runs` records each rebuild, from the
+//! API or the command line, and keeps them one at a time.
 
+pub mod runs;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::{Connection, PgPool};
 use stockflow_events::Envelope;
 
-use crate::consumer::SWAP_LOCK;
+use crate::batch::SWAP_LOCK;
 use crate::model::{self, ApplyError, Schema};
 use crate::store_reader;
 
@@ -54,17 +60,63 @@ pub enum RebuildError {
     Reader(String),
 }
 
+/// How far a rebuild has come, read by whoever reports it while it runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: AtomicI64,
+    total: AtomicI64,
+}
+
+impl Progress {
+    /// The events applied so far.
+    pub fn done(&self) -> i64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// The store's head when the rebuild started (the final position once it is done).
+    pub fn total(&self) -> i64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    fn set_done(&self, position: i64) {
+        self.done.store(position, Ordering::Relaxed);
+        self.total.fetch_max(position, Ordering::Relaxed);
+    }
+}
+
+/// Rebuilds the read models, `batch` events a transaction.
 pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, RebuildError> {
+    rebuild_reporting(pool, batch, &Progress::default()).await
+}
+
+/// [`rebuild`], telling `progress` how far it has come.
+pub async fn rebuild_reporting(
+    pool: &PgPool,
+    batch: i64,
+    progress: &Progress,
+) -> Result<RebuildReport, RebuildError> {
     let started = Instant::now();
+    let head = stockflow_event_store::EventStore::new(pool.clone())
+        .head()
+        .await?;
+    progress.total.store(head, Ordering::Relaxed);
     prepare(pool).await?;
 
     // The bulk of the work, while the live projector goes on: a reader reads and decodes
     // the next batches on a connection of its own while this one writes.
     let mut db = pool.acquire().await?;
+    let skipped: HashSet<i64> = store_reader::skipped(&mut db, 0)
+        .await?
+        .into_iter()
+        .collect();
     let (batches, mut ready) = tokio::sync::mpsc::channel(2);
     let reader = tokio::spawn(read_ahead(pool.clone(), batch, batches));
     while let Some(events) = ready.recv().await {
-        let events: Vec<Envelope> = events?;
+        let mut events: Vec<Envelope> = events?;
+        let Some(through) = events.last().map(|e| e.position) else {
+            continue;
+        };
+        events.retain(|e| !skipped.contains(&e.position));
         let mut tx = db.begin().await?;
         // Nothing reads these tables before the swap, and a crash means starting over:
         // no need to wait for each batch to reach the disk. The swap itself does. (The
@@ -76,8 +128,9 @@ pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, Rebuild
         )
         .fetch_one(&mut *tx)
         .await?;
-        model::apply(&mut tx, &events, false).await?;
+        model::apply_through(&mut tx, &events, through, false).await?;
         tx.commit().await?;
+        progress.set_done(through);
     }
     reader
         .await
@@ -100,6 +153,7 @@ pub async fn rebuild(pool: &PgPool, batch: i64) -> Result<RebuildReport, Rebuild
             Err(e) => return Err(e),
         }
     };
+    progress.set_done(position);
     let seconds = started.elapsed().as_secs_f64();
     Ok(RebuildReport {
         events: position,
@@ -225,9 +279,15 @@ async fn apply_next(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, Rebu
         sqlx::query_scalar!(r#"SELECT min(position) AS "position!" FROM projections"#)
             .fetch_one(&mut *db)
             .await?;
-    let events = store_reader::read_range(db, checkpoint, checkpoint + batch).await?;
-    model::apply(db, &events, false).await?;
-    Ok(events.len() as i64)
+    let mut events = store_reader::read_range(db, checkpoint, checkpoint + batch).await?;
+    let Some(through) = events.last().map(|e| e.position) else {
+        return Ok(0);
+    };
+    let count = events.len() as i64;
+    let skipped = store_reader::skipped(db, checkpoint).await?;
+    events.retain(|e| !skipped.contains(&e.position));
+    model::apply_through(db, &events, through, false).await?;
+    Ok(count)
 }
 
 async fn swap(db: &mut sqlx::PgConnection, batch: i64) -> Result<i64, RebuildError> {
