@@ -237,6 +237,15 @@ impl Stack {
         self.queries.url(path)
     }
 
+    /// `http://<addr><path>` on the projector running in this process (its health and its
+    /// operators' API); panics if none does.
+    pub fn projector_url(&self, path: &str) -> String {
+        match self.projector().as_ref() {
+            Some(Projector::InProcess(service)) => service.url(path),
+            _ => panic!("no projector runs in this process"),
+        }
+    }
+
     pub async fn command(&self, path: &str, body: Value) -> Response {
         stockflow_testkit::send(self.client.post(self.command_url(path)).json(&body)).await
     }

@@ -7,6 +7,7 @@ mod crash;
 mod delivery;
 mod feed;
 mod hostile_text;
+mod operations;
 mod read_your_writes;
 mod rebuild;
 mod roles;
