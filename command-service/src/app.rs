@@ -84,11 +84,15 @@ impl App {
             relay: relay_status,
             replays: replays.clone(),
         });
+        // Its own readiness, asked every few seconds for the `stockflow_ready` gauge.
+        let probe = router.clone();
         let router =
             stockflow_edge::metrics::instrument(router, "command-service", crate::metrics::CATALOG);
         let router = stockflow_edge::protect_by_path(router, &config.web, crate::scopes::required);
         Ok(App {
-            server: Server::bind(&config.listen_addr, router).await?,
+            server: Server::bind(&config.listen_addr, router)
+                .await?
+                .report_readiness("command-service", probe),
             writer,
             relay,
             replays,

@@ -116,6 +116,8 @@ impl Metric {
 
 /// Latency of every HTTP request, by service, method, route and status.
 pub const HTTP_REQUEST_DURATION: &str = "stockflow_http_request_duration_seconds";
+/// 1 while the service's `/readyz` answers 2xx, by service (see [`crate::Server::report_readiness`]).
+pub const READY: &str = "stockflow_ready";
 
 /// Describes every metric of the catalog and makes each of its series exist: counters and
 /// gauges at 0, histograms empty.
@@ -152,6 +154,12 @@ pub fn instrument(router: Router, service: &'static str, catalog: &[Metric]) -> 
         Unit::Seconds,
         "Time to answer an HTTP request, by service, method, route and status."
     );
+    metrics::describe_gauge!(
+        READY,
+        "1 while the service's /readyz answers 2xx (checked every 5 s), 0 otherwise, by service."
+    );
+    // From start-up, at 0 until the first check (as the server starts serving).
+    metrics::gauge!(READY, "service" => service).set(0.0);
     router
         .route(
             "/metrics",

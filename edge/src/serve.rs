@@ -5,9 +5,13 @@ use std::fmt::Display;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::shutdown_signal;
 
@@ -27,7 +31,11 @@ pub trait Service: Send + Sized + 'static {
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    readiness: Option<(&'static str, Router)>,
 }
+
+/// How often a server asks its own `/readyz`, for [`crate::metrics::READY`].
+const READINESS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot listen on {addr}: {source}")]
@@ -46,7 +54,20 @@ impl Server {
                 addr: addr.to_owned(),
                 source,
             })?;
-        Ok(Server { listener, router })
+        Ok(Server {
+            listener,
+            router,
+            readiness: None,
+        })
+    }
+
+    /// While serving, asks `probe`'s `/readyz` every few seconds and keeps
+    /// `stockflow_ready{service}` at 1 while it answers 2xx, 0 otherwise, so that an alert sees
+    /// a service that is up but not ready. `probe` is the service's routes without the edge's
+    /// layers (no token, no rate limit, no request metrics for these calls).
+    pub fn report_readiness(mut self, service: &'static str, probe: Router) -> Server {
+        self.readiness = Some((service, probe));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -60,9 +81,33 @@ impl Server {
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let watcher = self
+            .readiness
+            .map(|(service, probe)| tokio::spawn(watch_readiness(service, probe)));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)
-            .await
+            .await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        served
+    }
+}
+
+async fn watch_readiness(service: &'static str, probe: Router) {
+    let gauge = metrics::gauge!(crate::metrics::READY, "service" => service);
+    loop {
+        let request = Request::get("/readyz").body(Body::empty());
+        let ready = match request {
+            Ok(request) => probe
+                .clone()
+                .oneshot(request)
+                .await
+                .is_ok_and(|response| response.status().is_success()),
+            Err(_) => false,
+        };
+        gauge.set(if ready { 1.0 } else { 0.0 });
+        tokio::time::sleep(READINESS_EVERY).await;
     }
 }
 

@@ -73,6 +73,8 @@ impl App {
             health: health.clone(),
             control,
         });
+        // Its own readiness, asked every few seconds for the `stockflow_ready` gauge.
+        let probe = router.clone();
         let router =
             stockflow_edge::metrics::instrument(router, "projector", crate::metrics::CATALOG);
         // Set once the recorder is installed (by `instrument`), rather than left at the
@@ -87,7 +89,9 @@ impl App {
         // The only API (`/v1/admin/…`) is the operators'.
         let router = stockflow_edge::protect(router, &config.web, stockflow_edge::Scope::Admin);
         Ok(App {
-            server: Server::bind(&config.listen_addr, router).await?,
+            server: Server::bind(&config.listen_addr, router)
+                .await?
+                .report_readiness("projector", probe),
             consumer,
             stop,
             pool,

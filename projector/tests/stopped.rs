@@ -1,5 +1,6 @@
 //! A projector that meets an event it cannot apply stops, and says so where an operator and
-//! an alert look: `/readyz` and `stockflow_projector_running` on `/metrics`. A test binary of its own: the metrics registry belongs to the process, so no
+//! an alert look: `/readyz`, and `stockflow_projector_running` and `stockflow_ready` on
+//! `/metrics`. A test binary of its own: the metrics registry belongs to the process, so no
 //! other test's projector may share it.
 
 use std::time::Duration;
@@ -59,16 +60,35 @@ async fn readiness_once(projector: &Running, done: impl Fn(&TestResponse) -> boo
     }
 }
 
-/// The value of `stockflow_projector_running` on `/metrics`.
-async fn running_gauge(projector: &Running) -> f64 {
+/// The value of the series `series` on `/metrics`.
+async fn gauge(projector: &Running, series: &str) -> f64 {
     let metrics = get(projector, "/metrics").await.text;
     metrics
         .lines()
-        .find_map(|line| line.strip_prefix("stockflow_projector_running "))
-        .unwrap_or_else(|| panic!("/metrics has no stockflow_projector_running:\n{metrics}"))
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("/metrics has no {series}:\n{metrics}"))
         .trim()
         .parse()
         .expect("a number")
+}
+
+/// The value of `stockflow_projector_running` on `/metrics`.
+async fn running_gauge(projector: &Running) -> f64 {
+    gauge(projector, "stockflow_projector_running").await
+}
+
+const READY: &str = "stockflow_ready{service=\"projector\"}";
+
+/// Waits until `stockflow_ready` says `value` (the projector asks its `/readyz` every 5 s).
+async fn ready_gauge_once(projector: &Running, value: f64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while gauge(projector, READY).await != value {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{READY} never became {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
@@ -84,6 +104,7 @@ async fn a_projector_stopped_by_an_event_it_cannot_apply_says_so_on_its_metrics(
         1.0,
         "a ready projector runs"
     );
+    ready_gauge_once(&projector, 1.0).await;
     projector.stop().await;
 
     sqlx::query(APPEND_UNKNOWN_EVENT)
@@ -97,4 +118,5 @@ async fn a_projector_stopped_by_an_event_it_cannot_apply_says_so_on_its_metrics(
     .await;
     assert_eq!(readiness["status"], "not_ready", "{readiness}");
     assert_eq!(running_gauge(&projector).await, 0.0, "a stopped projector");
+    ready_gauge_once(&projector, 0.0).await;
 }

@@ -79,11 +79,15 @@ impl App {
             min_position_timeout: config.min_position_timeout(),
             feed: feed.clone(),
         });
+        // Its own readiness, asked every few seconds for the `stockflow_ready` gauge.
+        let probe = router.clone();
         let router = stockflow_edge::metrics::instrument(router, "query-service", CATALOG);
         let router =
             stockflow_edge::protect_by_path(router, &config.web, http::events::required_scope);
         Ok(App {
-            server: Server::bind(&config.listen_addr, router).await?,
+            server: Server::bind(&config.listen_addr, router)
+                .await?
+                .report_readiness("query-service", probe),
             feed,
             background,
             tasks,
