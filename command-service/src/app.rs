@@ -92,6 +92,7 @@ impl App {
         Ok(App {
             server: Server::bind(&config.listen_addr, router)
                 .await?
+                .with_limits(&config.http)
                 .report_readiness("command-service", probe),
             writer,
             relay,

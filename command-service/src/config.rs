@@ -29,6 +29,9 @@ pub struct Config {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub web: WebConfig,
+    /// Connections, header time and requests in flight (see `stockflow_edge::HttpLimits`).
+    #[command(flatten)]
+    pub http: stockflow_edge::HttpLimits,
 }
 
 #[derive(clap::Parser)]

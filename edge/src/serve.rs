@@ -7,9 +7,16 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::sync::Semaphore;
+
+use crate::limits::HttpLimits;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -27,10 +34,11 @@ pub trait Service: Send + Sized + 'static {
     ) -> impl Future<Output = std::io::Result<()>> + Send;
 }
 
-/// A service's router on its bound listener.
+/// A service's router on its bound listener, and the limits it serves within.
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    limits: HttpLimits,
     readiness: Option<(&'static str, Router)>,
 }
 
@@ -57,8 +65,15 @@ impl Server {
         Ok(Server {
             listener,
             router,
+            limits: HttpLimits::default(),
             readiness: None,
         })
+    }
+
+    /// Serves within `limits` rather than the defaults.
+    pub fn with_limits(mut self, limits: &HttpLimits) -> Server {
+        self.limits = limits.clone();
+        self
     }
 
     /// While serving, asks `probe`'s `/readyz` every few seconds and keeps
@@ -84,13 +99,37 @@ impl Server {
         let watcher = self
             .readiness
             .map(|(service, probe)| tokio::spawn(watch_readiness(service, probe)));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(signal)
-            .await;
+        let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight.max(1)));
+        let router = self.router.layer(middleware::from_fn(move |request, next| {
+            shed(in_flight.clone(), request, next)
+        }));
+        let served = crate::connections::serve(self.listener, router, self.limits, signal).await;
         if let Some(watcher) = watcher {
             watcher.abort();
         }
         served
+    }
+}
+
+/// Answers 503 `overloaded` at once when as many requests as allowed are being answered.
+async fn shed(in_flight: Arc<Semaphore>, request: axum::extract::Request, next: Next) -> Response {
+    match in_flight.try_acquire_owned() {
+        Ok(permit) => {
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        Err(_) => {
+            let mut response = crate::problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "too many requests are being answered; retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
     }
 }
 

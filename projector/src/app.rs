@@ -91,6 +91,7 @@ impl App {
         Ok(App {
             server: Server::bind(&config.listen_addr, router)
                 .await?
+                .with_limits(&config.http)
                 .report_readiness("projector", probe),
             consumer,
             stop,

@@ -24,6 +24,9 @@ pub struct Config {
     /// AUTH_JWT_SECRET; without one the projector does not start, unless AUTH_DEV_MODE.
     #[command(flatten)]
     pub web: WebConfig,
+    /// Connections, header time and requests in flight (see `stockflow_edge::HttpLimits`).
+    #[command(flatten)]
+    pub http: stockflow_edge::HttpLimits,
 }
 
 #[derive(clap::Parser)]

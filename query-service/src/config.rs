@@ -38,6 +38,9 @@ pub struct Config {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub web: stockflow_edge::WebConfig,
+    /// Connections, header time and requests in flight (see `stockflow_edge::HttpLimits`).
+    #[command(flatten)]
+    pub http: stockflow_edge::HttpLimits,
 }
 
 impl Config {

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod history;
 mod injection;
+mod limits;
 mod openapi;
 mod orders;
 mod parameters;

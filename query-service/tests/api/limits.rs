@@ -1,0 +1,138 @@
+//! What a client may hold of a service (docs/operations.md, "Connection limits"): half-sent
+//! headers and idle kept-alive connections are closed after the header time limit; a
+//! connection past the cap, and a request past the in-flight cap, are told 503 `overloaded`
+//! with `Retry-After` at once; the service answers others meanwhile and after.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::TestApp;
+
+/// How long the server may take to close a connection it should close (far above the
+/// limits set below: a deadline for the test, not a measurement).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Reads until the server closes the connection; returns what it sent. Panics if it is
+/// still open after [`PATIENCE`].
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received)).await;
+    assert!(read.is_ok(), "the connection is still open: {received:?}");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+fn request(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")
+}
+
+#[tokio::test]
+async fn half_sent_headers_and_idle_connections_are_closed_after_the_header_time_limit() {
+    let app = TestApp::spawn_with(|config| config.http.header_timeout_ms = 300).await;
+
+    // Slowloris: the headers never end.
+    let mut slow = TcpStream::connect(app.addr).await.expect("connects");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("sent");
+    let answer = read_until_closed(&mut slow).await;
+    assert!(
+        !answer.contains("200 OK"),
+        "no request was answered: {answer}"
+    );
+
+    // One request answered, then nothing: the kept-alive connection is closed too.
+    let mut idle = TcpStream::connect(app.addr).await.expect("connects");
+    idle.write_all(request("/healthz").as_bytes())
+        .await
+        .expect("sent");
+    let answer = read_until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+
+    // Others are served all the while.
+    app.get("/healthz").await.assert_status(200);
+}
+
+#[tokio::test]
+async fn a_connection_past_the_cap_is_told_overloaded_and_the_others_go_on() {
+    let app = TestApp::spawn_with(|config| config.http.max_connections = 2).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(app.addr).await.expect("connects");
+        stream
+            .write_all(request("/healthz").as_bytes())
+            .await
+            .expect("sent");
+        let mut first = [0u8; 15];
+        stream.read_exact(&mut first).await.expect("answered");
+        assert_eq!(&first, b"HTTP/1.1 200 OK");
+        held.push(stream);
+    }
+    let mut third = TcpStream::connect(app.addr)
+        .await
+        .expect("the kernel accepts it");
+    let refused = read_until_closed(&mut third).await;
+    assert!(
+        refused.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{refused}"
+    );
+    assert!(refused.contains("retry-after: 1"), "{refused}");
+    let body = refused.split("\r\n\r\n").nth(1).expect("a body");
+    let problem: serde_json::Value = serde_json::from_str(body).expect("a problem");
+    assert_eq!(problem["code"], "overloaded");
+
+    // Once one lets go, a new connection is served.
+    drop(held.pop());
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut stream = TcpStream::connect(app.addr).await.expect("connects");
+        stream
+            .write_all(request("/healthz").as_bytes())
+            .await
+            .expect("sent");
+        let mut first = [0u8; 15];
+        if stream.read_exact(&mut first).await.is_ok() && &first == b"HTTP/1.1 200 OK" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never served again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_request_past_the_in_flight_cap_is_told_overloaded_at_once() {
+    let app = TestApp::spawn_with(|config| {
+        config.http.max_in_flight = 1;
+        config.min_position_timeout_ms = 3_000;
+    })
+    .await;
+    // One request waits for a position the read models never reach, holding the one slot.
+    let waiting = {
+        let client = app.client.clone();
+        let url = app.url("/v1/products?min_position=1000000");
+        tokio::spawn(async move { client.get(url).send().await })
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let shed = loop {
+        let response = app.get("/v1/products").await;
+        if response.status == 503 {
+            break response;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never shed: {}",
+            response.text
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    shed.assert_problem(503, "overloaded");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    let waited = waiting.await.expect("ran").expect("answered");
+    assert_eq!(
+        waited.status(),
+        503,
+        "the wait itself ends in projection_lagging"
+    );
+    app.get("/v1/products").await.assert_status(200);
+}
