@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# stockflow's services in one image: command-service, projector, query-service and the
-# one-shot stockflow-migrate. compose.yaml picks the binary with `command:`.
+# stockflow's services in one image: command-service, projector, query-service, the
+# operators' console and the one-shot stockflow-migrate. compose.yaml picks the binary with
+# `command:`.
 #
 # Static queries are sqlx's compile-time checked macros (query!, query_as!); the build checks
 # them against the committed offline query data (.sqlx/, with SQLX_OFFLINE=true from
@@ -24,10 +25,12 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS builder
 COPY --from=planner /app/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json \
-    --bin command-service --bin projector --bin query-service --bin stockflow-migrate
+    --bin command-service --bin projector --bin query-service --bin console \
+    --bin stockflow-migrate
 COPY . .
 RUN cargo build --release --locked \
-    --bin command-service --bin projector --bin query-service --bin stockflow-migrate
+    --bin command-service --bin projector --bin query-service --bin console \
+    --bin stockflow-migrate
 
 FROM debian:bookworm-slim AS runtime
 # The binaries need only glibc. ca-certificates holds the system's CA roots for when TLS to
@@ -41,7 +44,8 @@ RUN groupadd --system --gid 10001 stockflow \
     && useradd --system --uid 10001 --gid stockflow --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin stockflow
 COPY --from=builder /app/target/release/command-service /app/target/release/projector \
-     /app/target/release/query-service /app/target/release/stockflow-migrate /usr/local/bin/
+     /app/target/release/query-service /app/target/release/console \
+     /app/target/release/stockflow-migrate /usr/local/bin/
 COPY deploy/healthcheck /usr/local/bin/stockflow-healthcheck
 # No configuration and no secret is baked in: everything comes from the environment.
 ENV LOG_FORMAT=json
