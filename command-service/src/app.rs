@@ -59,7 +59,7 @@ impl App {
             let relay_config = RelayConfig {
                 amqp_url: config.broker.url.clone(),
                 exchange: config.broker.events_exchange.clone(),
-                database: pool.connect_options().as_ref().clone(),
+                database: pool.clone(),
             };
             tokio::spawn(relay::run(
                 relay_config,
@@ -93,6 +93,8 @@ impl App {
             server: Server::bind(&config.listen_addr, router)
                 .await?
                 .with_limits(&config.http)
+                .with_metrics_addr(config.web.metrics_addr.as_deref())
+                .await?
                 .report_readiness("command-service", probe),
             writer,
             relay,

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::overview::{Board, HISTORY, sampler};
 use crate::sessions::{CAPACITY, Sessions};
 use crate::state::AppState;
-use crate::upstream::{BadUrl, Upstreams};
+use crate::upstream::{BadUrl, Upstream, Upstreams};
 
 /// How often expired sessions are swept (each is also forgotten when it is next looked up).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -35,11 +35,27 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
-        let upstreams = Arc::new(Upstreams::new(
+        let upstreams = Upstreams::new(
             &config.commands_url,
             &config.queries_url,
             &config.projector_url,
-        )?);
+        )?
+        .with_metrics_url(
+            Upstream::Commands,
+            "CONSOLE_COMMANDS_METRICS_URL",
+            config.commands_metrics_url.as_deref(),
+        )?
+        .with_metrics_url(
+            Upstream::Queries,
+            "CONSOLE_QUERIES_METRICS_URL",
+            config.queries_metrics_url.as_deref(),
+        )?
+        .with_metrics_url(
+            Upstream::Projector,
+            "CONSOLE_PROJECTOR_METRICS_URL",
+            config.projector_metrics_url.as_deref(),
+        )?;
+        let upstreams = Arc::new(upstreams);
         let sessions = Arc::new(Sessions::new(config.session_ttl(), CAPACITY));
         let board = Arc::new(Board::new(HISTORY));
         let router = crate::http::router(AppState {

@@ -36,6 +36,16 @@ pub struct Config {
         default_value = "http://127.0.0.1:8083"
     )]
     pub projector_url: String,
+    /// The command service's `/metrics`, when it serves them on a `METRICS_ADDR` of its own
+    /// (e.g. `http://command-service:9081/metrics`); by default under its base URL.
+    #[arg(long, env = "CONSOLE_COMMANDS_METRICS_URL")]
+    pub commands_metrics_url: Option<String>,
+    /// The query service's `/metrics`, when apart (see `commands_metrics_url`).
+    #[arg(long, env = "CONSOLE_QUERIES_METRICS_URL")]
+    pub queries_metrics_url: Option<String>,
+    /// The projector's `/metrics`, when apart (see `commands_metrics_url`).
+    #[arg(long, env = "CONSOLE_PROJECTOR_METRICS_URL")]
+    pub projector_metrics_url: Option<String>,
     /// Mark the session cookie `Secure`: set it when the console is reached over HTTPS.
     #[arg(long, env = "CONSOLE_SECURE_COOKIE", default_value_t = false, action = clap::ArgAction::Set)]
     pub secure_cookie: bool,

@@ -57,6 +57,8 @@ pub struct Upstreams {
     commands: Url,
     queries: Url,
     projector: Url,
+    /// Where a service serves `/metrics` when not under its base URL (its `METRICS_ADDR`).
+    metrics: [Option<Url>; 3],
 }
 
 impl Upstreams {
@@ -73,7 +75,26 @@ impl Upstreams {
             commands: base_url("CONSOLE_COMMANDS_URL", commands)?,
             queries: base_url("CONSOLE_QUERIES_URL", queries)?,
             projector: base_url("CONSOLE_PROJECTOR_URL", projector)?,
+            metrics: [None, None, None],
         })
+    }
+
+    /// Scrapes a service's metrics at `url` (its `METRICS_ADDR`) rather than under its base URL.
+    pub fn with_metrics_url(
+        mut self,
+        upstream: Upstream,
+        name: &'static str,
+        url: Option<&str>,
+    ) -> Result<Upstreams, BadUrl> {
+        self.metrics[upstream as usize] = url.map(|url| base_url(name, url)).transpose()?;
+        Ok(self)
+    }
+
+    /// The service's `/metrics`.
+    pub fn metrics_url(&self, upstream: Upstream) -> Url {
+        self.metrics[upstream as usize]
+            .clone()
+            .unwrap_or_else(|| self.endpoint(upstream, "metrics"))
     }
 
     pub fn client(&self) -> &reqwest::Client {

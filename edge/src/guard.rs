@@ -1,12 +1,16 @@
 //! The guard in front of every service's routes: `/v1/…` needs a bearer token with the
-//! service's scope and is rate limited per token; every request gets an id and a time limit;
-//! every answer gets the security headers. Health, readiness, metrics and docs need no token.
+//! service's scope and is rate limited per token, and an address that keeps sending bad tokens
+//! is turned away before they are checked; every request gets an id and a time limit; every
+//! answer gets the security headers. Health, readiness, metrics and docs need no token.
+//! Cross-origin calls are answered outside it (`crate::cors`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -33,6 +37,18 @@ pub struct WebConfig {
     /// Longest time a request may take before it is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
+    /// Requests refused 401 allowed per client address and second (bursts of twice that);
+    /// past them the address is answered 429 without its token being looked at. 0 for no
+    /// limit (behind a proxy, every client has the proxy's address).
+    #[arg(long, env = "AUTH_FAILURES_PER_SECOND", default_value_t = 20)]
+    pub auth_failures_per_second: u32,
+    /// Origins (`scheme://host[:port]`, comma-separated) whose pages may call the API from a
+    /// browser; none by default, and then no cross-origin call is answered.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+    /// Serve `/metrics` on this address only, not on the API's listener.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +59,15 @@ pub enum WebConfigError {
     NoSecret,
     #[error("AUTH_JWT_SECRET is too short: use at least 32 characters")]
     WeakSecret,
+    #[error("{0}")]
+    BadOrigin(String),
 }
 
 impl WebConfig {
     /// Checks the configuration at startup: a service without a secret refuses to start
     /// unless told it runs in development.
     pub fn validate(&self) -> Result<(), WebConfigError> {
+        crate::cors::origins(&self.cors_allowed_origins).map_err(WebConfigError::BadOrigin)?;
         match &self.auth_jwt_secret {
             Some(secret) if secret.len() < 32 => Err(WebConfigError::WeakSecret),
             Some(_) => Ok(()),
@@ -69,7 +88,11 @@ struct Guard {
     /// The scope a request needs, by its path.
     required: Box<dyn Fn(&str) -> Scope + Send + Sync>,
     limiter: Option<RateLimiter>,
+    /// 401s by client address.
+    failures: Option<RateLimiter>,
     timeout: Duration,
+    /// `/metrics` is served on a listener of its own.
+    metrics_elsewhere: bool,
 }
 
 /// Wraps a service's router: `/v1/…` needs a token with `required` (or `admin`) and is rate
@@ -98,9 +121,17 @@ pub fn protect_by_path(
         required: Box::new(required),
         limiter: (config.rate_limit_per_second > 0)
             .then(|| RateLimiter::new(config.rate_limit_per_second)),
+        failures: (config.auth_failures_per_second > 0)
+            .then(|| RateLimiter::new(config.auth_failures_per_second)),
         timeout: Duration::from_millis(config.request_timeout_ms),
+        metrics_elsewhere: config.metrics_addr.is_some(),
     });
-    router.layer(middleware::from_fn_with_state(guard, guard_request))
+    let router = router.layer(middleware::from_fn_with_state(guard, guard_request));
+    // Outside the guard: a preflight carries no token. `validate` has refused bad origins.
+    crate::cors::allow(
+        router,
+        crate::cors::origins(&config.cors_allowed_origins).unwrap_or_default(),
+    )
 }
 
 async fn guard_request(
@@ -122,7 +153,9 @@ async fn guard_request(
     let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %request.uri().path());
     let mut response = tracing::Instrument::instrument(
         async move {
-            if request.uri().path().starts_with("/v1/") {
+            if guard.metrics_elsewhere && request.uri().path() == "/metrics" {
+                problem(StatusCode::NOT_FOUND, "not_found", "no such resource")
+            } else if request.uri().path().starts_with("/v1/") {
                 match authorize(&guard, &request) {
                     Ok(caller) => {
                         request.extensions_mut().insert(caller);
@@ -173,54 +206,88 @@ async fn run_with_timeout(guard: &Guard, request: Request, next: Next) -> Respon
 fn authorize(guard: &Guard, request: &Request) -> Result<Caller, Response> {
     let subject = match &guard.key {
         None => "anonymous".to_owned(), // development mode, no secret
-        Some(key) => {
-            let token = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .ok_or_else(|| {
-                    unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-                })?;
-            let claims = jsonwebtoken::decode::<Claims>(token, key, &guard.validation)
-                .map_err(|e| match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                        unauthorized("the token has expired")
-                    }
-                    _ => unauthorized("the token is not valid"),
-                })?
-                .claims;
-            let required = (guard.required)(request.uri().path());
-            let granted: Vec<&str> = claims.scope.split_whitespace().collect();
-            if !granted.contains(&required.as_str()) && !granted.contains(&Scope::Admin.as_str()) {
-                return Err(problem(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    &format!("the token does not grant the `{}` scope", required.as_str()),
-                ));
-            }
-            claims.sub
-        }
+        Some(key) => authenticate(guard, key, request)?,
     };
     if let Some(limiter) = &guard.limiter
         && let Err(wait) = limiter.admit(&subject)
     {
-        let mut response = problem(
-            StatusCode::TOO_MANY_REQUESTS,
+        return Err(too_many(
             "rate_limited",
             "too many requests for this token",
-        );
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return Err(response);
+            wait,
+        ));
     }
     Ok(Caller { subject })
+}
+
+/// The subject of the request's token, checked against the scope its path needs. An address
+/// whose requests keep failing is answered 429 before its token is even looked at.
+#[allow(clippy::result_large_err)]
+fn authenticate(guard: &Guard, key: &DecodingKey, request: &Request) -> Result<String, Response> {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(remote)| remote.ip().to_string());
+    let failures = guard.failures.as_ref().zip(address.as_deref());
+    if let Some((failures, address)) = failures
+        && let Err(wait) = failures.check(address)
+    {
+        return Err(too_many(
+            "too_many_auth_failures",
+            "too many requests without a valid token from this address",
+            wait,
+        ));
+    }
+    let verified = verify(guard, key, request);
+    if let (Err(refusal), Some((failures, address))) = (&verified, failures)
+        && refusal.status() == StatusCode::UNAUTHORIZED
+    {
+        let _ = failures.admit(address);
+    }
+    verified
+}
+
+#[allow(clippy::result_large_err)]
+fn verify(guard: &Guard, key: &DecodingKey, request: &Request) -> Result<String, Response> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| {
+            unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        })?;
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &guard.validation)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                unauthorized("the token has expired")
+            }
+            _ => unauthorized("the token is not valid"),
+        })?
+        .claims;
+    let required = (guard.required)(request.uri().path());
+    let granted: Vec<&str> = claims.scope.split_whitespace().collect();
+    if !granted.contains(&required.as_str()) && !granted.contains(&Scope::Admin.as_str()) {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!("the token does not grant the `{}` scope", required.as_str()),
+        ));
+    }
+    Ok(claims.sub)
+}
+
+fn too_many(code: &str, detail: &str, wait: Duration) -> Response {
+    let mut response = problem(StatusCode::TOO_MANY_REQUESTS, code, detail);
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn unauthorized(detail: &str) -> Response {
@@ -242,6 +309,9 @@ mod tests {
             auth_dev_mode: dev,
             rate_limit_per_second: 0,
             request_timeout_ms: 1000,
+            auth_failures_per_second: 0,
+            cors_allowed_origins: Vec::new(),
+            metrics_addr: None,
         };
         assert!(matches!(
             config(None, false).validate(),

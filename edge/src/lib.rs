@@ -7,6 +7,7 @@
 pub mod args;
 pub mod auth;
 mod connections;
+mod cors;
 mod guard;
 pub mod health;
 mod limiter;

@@ -1,10 +1,11 @@
-//! The rate limit: a token bucket per token subject.
+//! Rate limits: a token bucket per key (a token's subject; a client's address for failed
+//! authentications).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A token bucket per token subject.
+/// A token bucket per key.
 pub(crate) struct RateLimiter {
     per_second: f64,
     burst: f64,
@@ -18,6 +19,24 @@ impl RateLimiter {
             per_second: f64::from(per_second),
             burst: 2.0 * f64::from(per_second),
             buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Err` with how long until `key` may go again if its bucket is empty now; takes nothing.
+    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        match buckets.get(key) {
+            Some((tokens, at)) => {
+                let tokens = (tokens + now.duration_since(*at).as_secs_f64() * self.per_second)
+                    .min(self.burst);
+                if tokens >= 1.0 {
+                    Ok(())
+                } else {
+                    Err(Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+                }
+            }
+            None => Ok(()),
         }
     }
 
@@ -58,5 +77,17 @@ mod tests {
             limiter.admit("other").is_ok(),
             "tokens are limited separately"
         );
+    }
+
+    #[test]
+    fn a_check_takes_nothing() {
+        let limiter = RateLimiter::new(1);
+        assert!(limiter.check("a").is_ok(), "an unknown key may go");
+        for _ in 0..2 {
+            assert!(limiter.admit("a").is_ok());
+        }
+        assert!(limiter.check("a").is_err(), "the burst is spent");
+        assert!(limiter.check("a").is_err(), "checking spent nothing more");
+        assert!(limiter.check("b").is_ok());
     }
 }

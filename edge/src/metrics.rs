@@ -161,20 +161,24 @@ pub fn instrument(router: Router, service: &'static str, catalog: &[Metric]) -> 
     // From start-up, at 0 until the first check (as the server starts serving).
     metrics::gauge!(READY, "service" => service).set(0.0);
     router
-        .route(
-            "/metrics",
-            get(|| async {
-                let mut response = handle().render().into_response();
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                response
-            }),
-        )
+        .route("/metrics", get(render))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             record(service, request, next)
         }))
+}
+
+/// `/metrics` alone, for a listener of its own (`METRICS_ADDR`).
+pub fn router() -> Router {
+    Router::new().route("/metrics", get(render))
+}
+
+async fn render() -> Response {
+    let mut response = handle().render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 async fn record(service: &'static str, request: Request, next: Next) -> Response {

@@ -40,6 +40,8 @@ pub struct Server {
     router: Router,
     limits: HttpLimits,
     readiness: Option<(&'static str, Router)>,
+    /// `/metrics` on a listener of its own (`METRICS_ADDR`).
+    metrics: Option<TcpListener>,
 }
 
 /// How often a server asks its own `/readyz`, for [`crate::metrics::READY`].
@@ -67,7 +69,28 @@ impl Server {
             router,
             limits: HttpLimits::default(),
             readiness: None,
+            metrics: None,
         })
+    }
+
+    /// Also serves `/metrics` on `addr`, when there is one (the guard then hides it from the
+    /// API's listener: see `WebConfig::metrics_addr`).
+    pub async fn with_metrics_addr(mut self, addr: Option<&str>) -> Result<Server, ListenError> {
+        if let Some(addr) = addr {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ListenError {
+                    addr: addr.to_owned(),
+                    source,
+                })?;
+            self.metrics = Some(listener);
+        }
+        Ok(self)
+    }
+
+    /// Where `/metrics` is served apart, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves within `limits` rather than the defaults.
@@ -99,13 +122,28 @@ impl Server {
         let watcher = self
             .readiness
             .map(|(service, probe)| tokio::spawn(watch_readiness(service, probe)));
+        let metrics = self.metrics.map(|listener| {
+            let limits = self.limits.clone();
+            tokio::spawn(crate::connections::serve(
+                listener,
+                crate::metrics::router(),
+                limits,
+                std::future::pending(),
+            ))
+        });
         let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight.max(1)));
         let router = self.router.layer(middleware::from_fn(move |request, next| {
             shed(in_flight.clone(), request, next)
         }));
         let served = crate::connections::serve(self.listener, router, self.limits, signal).await;
-        if let Some(watcher) = watcher {
-            watcher.abort();
+        for task in [
+            watcher.map(|t| t.abort_handle()),
+            metrics.map(|t| t.abort_handle()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            task.abort();
         }
         served
     }

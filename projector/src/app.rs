@@ -92,6 +92,8 @@ impl App {
             server: Server::bind(&config.listen_addr, router)
                 .await?
                 .with_limits(&config.http)
+                .with_metrics_addr(config.web.metrics_addr.as_deref())
+                .await?
                 .report_readiness("projector", probe),
             consumer,
             stop,

@@ -57,13 +57,17 @@ pub fn broker_args(exchange: &str) -> stockflow_edge::args::BrokerArgs {
     }
 }
 
-/// Authentication on with the test secret; no rate limit (tests send bursts).
+/// Authentication on with the test secret; no rate limits (tests send bursts, bad tokens
+/// included).
 pub fn web_config() -> stockflow_edge::WebConfig {
     stockflow_edge::WebConfig {
         auth_jwt_secret: Some(TEST_SECRET.into()),
         auth_dev_mode: false,
         rate_limit_per_second: 0,
         request_timeout_ms: 10_000,
+        auth_failures_per_second: 0,
+        cors_allowed_origins: Vec::new(),
+        metrics_addr: None,
     }
 }
 

@@ -88,7 +88,7 @@ async fn readiness(upstreams: &Upstreams) -> Vec<Readiness> {
 async fn scrape(upstreams: &Upstreams, upstream: Upstream) -> Option<Scrape> {
     let answer = upstreams
         .client()
-        .get(upstreams.endpoint(upstream, "metrics"))
+        .get(upstreams.metrics_url(upstream))
         .timeout(ANSWER_TIMEOUT)
         .send()
         .await

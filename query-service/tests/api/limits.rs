@@ -1,7 +1,8 @@
-//! What a client may hold of a service (docs/operations.md, "Connection limits"): half-sent
-//! headers and idle kept-alive connections are closed after the header time limit; a
-//! connection past the cap, and a request past the in-flight cap, are told 503 `overloaded`
-//! with `Retry-After` at once; the service answers others meanwhile and after.
+//! What a client may hold of a service, and who may call it (docs/operations.md, "Abusive
+//! clients"): half-sent headers and idle kept-alive connections are closed after the header
+//! time limit; a connection past the cap, and a request past the in-flight cap, are told 503
+//! `overloaded` with `Retry-After` at once; an address sending bad tokens is turned away
+//! before they are checked; cross-origin calls only from the allowed origins; `/metrics` apart.
 
 use std::time::Duration;
 
@@ -135,4 +136,133 @@ async fn a_request_past_the_in_flight_cap_is_told_overloaded_at_once() {
         "the wait itself ends in projection_lagging"
     );
     app.get("/v1/products").await.assert_status(200);
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_sending_bad_tokens_is_turned_away_before_they_are_checked() {
+    let app = TestApp::spawn_with(|config| config.web.auth_failures_per_second = 2).await;
+    let forged = reqwest::Client::new();
+    let url = app.url("/v1/products");
+    // A burst of twice the rate is answered 401, one by one.
+    for _ in 0..4 {
+        app.send(forged.get(&url).bearer_auth("not.a.token"))
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+    let turned_away = app.send(forged.get(&url).bearer_auth("not.a.token")).await;
+    turned_away.assert_problem(429, "too_many_auth_failures");
+    assert!(turned_away.header("retry-after").is_some());
+    // Requests without any token count the same.
+    app.send(forged.get(&url))
+        .await
+        .assert_problem(429, "too_many_auth_failures");
+    // Open endpoints stay open, and the address may try again once the bucket refills.
+    app.get("/healthz").await.assert_status(200);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let response = app.get("/v1/products").await;
+        if response.status == 200 {
+            break;
+        }
+        response.assert_problem(429, "too_many_auth_failures");
+        assert!(tokio::time::Instant::now() < deadline, "never let in again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn cross_origin_calls_are_answered_for_the_allowed_origins_only() {
+    let shop = "https://shop.example.com";
+    let app = TestApp::spawn_with(|config| {
+        config.web.cors_allowed_origins = vec![shop.into(), "http://localhost:3000".into()];
+    })
+    .await;
+    let anonymous = reqwest::Client::new();
+    let url = app.url("/v1/products");
+    let preflight = |origin: &str| {
+        anonymous
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header(
+                "access-control-request-headers",
+                "authorization, x-min-position",
+            )
+    };
+    // A preflight carries no token: it is answered all the same.
+    let allowed = app.send(preflight(shop)).await;
+    assert!(allowed.status < 300, "{allowed:?}");
+    assert_eq!(allowed.header("access-control-allow-origin"), Some(shop));
+    let headers = allowed
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("x-min-position"),
+        "{headers}"
+    );
+    let other = app.send(preflight("https://evil.example.net")).await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+
+    let read = app.send(app.client.get(&url).header("origin", shop)).await;
+    read.assert_status(200);
+    assert_eq!(read.header("access-control-allow-origin"), Some(shop));
+    let exposed = read
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for header in [
+        "x-projection-position",
+        "x-request-id",
+        "retry-after",
+        "idempotent-replayed",
+    ] {
+        assert!(exposed.contains(header), "{header} not in {exposed}");
+    }
+}
+
+#[tokio::test]
+async fn without_allowed_origins_no_cross_origin_call_is_answered() {
+    let app = TestApp::spawn().await;
+    let preflight = app
+        .send(
+            reqwest::Client::new()
+                .request(reqwest::Method::OPTIONS, app.url("/v1/products"))
+                .header("origin", "https://shop.example.com")
+                .header("access-control-request-method", "GET"),
+        )
+        .await;
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+    let read = app
+        .send(
+            app.client
+                .get(app.url("/v1/products"))
+                .header("origin", "https://shop.example.com"),
+        )
+        .await;
+    read.assert_status(200);
+    assert_eq!(read.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn metrics_on_an_address_of_their_own_are_not_on_the_api_listener() {
+    let metrics_addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("an address")
+    };
+    let app = TestApp::spawn_with(|config| {
+        config.web.metrics_addr = Some(metrics_addr.to_string());
+    })
+    .await;
+    app.get("/metrics").await.assert_problem(404, "not_found");
+    let scraped = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .expect("the metrics listener answers");
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.expect("a body");
+    assert!(
+        text.contains("stockflow_feed_streams"),
+        "{text}"
+    );
+    app.get("/healthz").await.assert_status(200);
 }
