@@ -260,9 +260,6 @@ async fn metrics_on_an_address_of_their_own_are_not_on_the_api_listener() {
         .expect("the metrics listener answers");
     assert_eq!(scraped.status(), 200);
     let text = scraped.text().await.expect("a body");
-    assert!(
-        text.contains("stockflow_feed_streams"),
-        "{text}"
-    );
+    assert!(text.contains("stockflow_feed_streams"), "{text}");
     app.get("/healthz").await.assert_status(200);
 }
