@@ -10,3 +10,4 @@ mod fixture;
 mod overview;
 mod projections;
 mod sign_in;
+mod stopped;

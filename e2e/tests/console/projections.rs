@@ -6,27 +6,43 @@ use std::time::Duration;
 use crate::browser::{WAIT, eventually};
 use crate::fixture::{Console, number};
 
-/// Each projection's `(name, status, position)`, as the table shows them.
-async fn projections(console: &Console) -> Vec<(String, String, Option<i64>)> {
+/// One projection's row, as the table shows it.
+#[derive(Debug)]
+pub(crate) struct Shown {
+    pub status: String,
+    pub position: Option<i64>,
+    pub lag_events: Option<i64>,
+    /// Why it stopped, and where: empty while it runs.
+    pub error: String,
+}
+
+/// Each projection's row, in the order shown.
+pub(crate) async fn projections(console: &Console) -> Vec<Shown> {
     let rows = console
         .browser
         .eval(
             "return [...document.querySelectorAll('table#projections-table tr[data-projection]')] \
-                .map(r => [r.getAttribute('data-projection'), \
-                           (r.querySelector('td.status')?.innerText ?? '').trim(), \
-                           r.querySelector('td.position')?.innerText ?? '']);",
+                .map(r => [(r.querySelector('td.status')?.innerText ?? '').trim(), \
+                           r.querySelector('td.position')?.innerText ?? '', \
+                           r.querySelector('td.lag-events')?.innerText ?? '', \
+                           (r.querySelector('td.error')?.innerText ?? '').trim()]);",
             vec![],
         )
         .await;
-    let rows: Vec<(String, String, String)> =
+    let rows: Vec<(String, String, String, String)> =
         serde_json::from_value(rows).expect("rows of the projections table");
     rows.into_iter()
-        .map(|(name, status, position)| (name, status, number(&position)))
+        .map(|(status, position, lag_events, error)| Shown {
+            status,
+            position: number(&position),
+            lag_events: number(&lag_events),
+            error,
+        })
         .collect()
 }
 
 /// Waits until every projection shows `status` at `position`.
-async fn wait_projections(console: &Console, status: &str, position: i64) {
+pub(crate) async fn wait_projections(console: &Console, status: &str, position: i64) {
     eventually(
         WAIT,
         &format!("every projection {status} at {position}"),
@@ -35,7 +51,7 @@ async fn wait_projections(console: &Console, status: &str, position: i64) {
             let all = !rows.is_empty()
                 && rows
                     .iter()
-                    .all(|(_, s, p)| s == status && *p == Some(position));
+                    .all(|row| row.status == status && row.position == Some(position));
             if all {
                 Ok(())
             } else {
@@ -103,7 +119,7 @@ async fn pausing_holds_the_read_models_and_resuming_catches_them_up() {
         let rows = projections(&console).await;
         assert!(
             rows.iter()
-                .all(|(_, status, position)| status == "paused" && *position == Some(held)),
+                .all(|row| row.status == "paused" && row.position == Some(held)),
             "a paused projection moved: {rows:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;

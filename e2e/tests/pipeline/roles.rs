@@ -17,8 +17,8 @@ fn web_config() -> WebConfig {
     WebConfig {
         auth_jwt_secret: Some(SECRET.into()),
         auth_dev_mode: false,
-        rate_limit_per_second: 0,
         request_timeout_ms: 30_000,
+        ..stockflow_testkit::web_config()
     }
 }
 
