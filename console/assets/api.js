@@ -6,12 +6,22 @@
   const sf = (window.stockflow = window.stockflow || { pages: {} });
 
   // A refusal from the console or a service, with the problem body it came with.
+  // A problem's detail, and for `validation_failed` what is wrong with each field
+  // ("reason: is required: …"), which the detail alone does not say.
+  function describe(status, problem) {
+    const detail =
+      (problem && (problem.detail || problem.title)) ||
+      (status ? 'the request failed (HTTP ' + status + ')' : 'the console cannot be reached');
+    const fields = problem && Array.isArray(problem.errors) ? problem.errors : [];
+    const named = fields
+      .filter((e) => e && typeof e.field === 'string' && typeof e.message === 'string')
+      .map((e) => e.field + ': ' + e.message);
+    return named.length ? detail + ' (' + named.join('; ') + ')' : detail;
+  }
+
   class ApiError extends Error {
     constructor(status, problem) {
-      const detail =
-        (problem && (problem.detail || problem.title)) ||
-        (status ? 'the request failed (HTTP ' + status + ')' : 'the console cannot be reached');
-      super(detail);
+      super(describe(status, problem));
       this.status = status;
       this.code = problem && problem.code;
     }

@@ -133,6 +133,10 @@
         return;
       }
       const reason = sf.byId('skip-reason').value.trim();
+      if (!reason) {
+        sf.say('projections-message', 'Give a reason for skipping the event: it is kept in the audit log.', true);
+        return;
+      }
       act(sf.byId('skip-submit'), 'Skipped the event at position ' + position + '.', () =>
         sf.post(BASE + 'projections/skip', { position: position, reason: reason }),
       );

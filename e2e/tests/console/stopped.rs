@@ -160,10 +160,18 @@ async fn a_stopped_projection_is_retried_then_skipped_past_its_event() {
     .await;
     wait_stopped(&console, applied, ghost, head).await;
 
-    // Skip that one event, with a reason: the rest is applied.
+    // Skip that one event, with a reason: without one the page says what is missing and
+    // sends nothing.
     browser
         .fill("input#skip-position", &ghost.to_string())
         .await;
+    browser.click("button#skip-submit").await;
+    browser
+        .wait_text("#projections-message", "asks for a reason", |m| {
+            m.contains("reason")
+        })
+        .await;
+    wait_stopped(&console, applied, ghost, head).await;
     browser.fill("input#skip-reason", SKIP_REASON).await;
     browser.click("button#skip-submit").await;
     wait_message(&console, "tells the event was skipped", |m| {
