@@ -58,12 +58,7 @@ pub struct ListenError {
 impl Server {
     /// Binds `addr` for `router`.
     pub async fn bind(addr: &str, router: Router) -> Result<Server, ListenError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ListenError {
-                addr: addr.to_owned(),
-                source,
-            })?;
+        let listener = listen(addr).await?;
         Ok(Server {
             listener,
             router,
@@ -77,13 +72,7 @@ impl Server {
     /// API's listener: see `WebConfig::metrics_addr`).
     pub async fn with_metrics_addr(mut self, addr: Option<&str>) -> Result<Server, ListenError> {
         if let Some(addr) = addr {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|source| ListenError {
-                    addr: addr.to_owned(),
-                    source,
-                })?;
-            self.metrics = Some(listener);
+            self.metrics = Some(listen(addr).await?);
         }
         Ok(self)
     }
@@ -147,6 +136,13 @@ impl Server {
         }
         served
     }
+}
+
+async fn listen(addr: &str) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(addr).await.map_err(|source| ListenError {
+        addr: addr.to_owned(),
+        source,
+    })
 }
 
 /// Answers 503 `overloaded` at once when as many requests as allowed are being answered.

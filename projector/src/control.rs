@@ -74,27 +74,24 @@ pub async fn read(db: impl sqlx::PgExecutor<'_>) -> Result<State, sqlx::Error> {
 /// Running or paused becomes paused. It waits for the batch in hand (which holds the row in
 /// share mode) to commit: once it returns, nothing more is applied.
 pub async fn pause(pool: &PgPool) -> Result<(), ControlError> {
-    let paused = sqlx::query!(
-        "UPDATE ops.projector SET status = 'paused', updated_at = now()
-          WHERE status IN ('running', 'paused')"
-    )
-    .execute(pool)
-    .await?;
-    if paused.rows_affected() == 0 {
-        return Err(ControlError::Stopped);
-    }
-    Ok(())
+    set_unless_stopped(pool, Status::Paused).await
 }
 
 /// Paused or running becomes running.
 pub async fn resume(pool: &PgPool) -> Result<(), ControlError> {
-    let resumed = sqlx::query!(
-        "UPDATE ops.projector SET status = 'running', updated_at = now()
-          WHERE status IN ('running', 'paused')"
+    set_unless_stopped(pool, Status::Running).await
+}
+
+/// An operator's pause or resume: refused while an event has the projection stopped.
+async fn set_unless_stopped(pool: &PgPool, status: Status) -> Result<(), ControlError> {
+    let set = sqlx::query!(
+        "UPDATE ops.projector SET status = $1, updated_at = now()
+          WHERE status IN ('running', 'paused')",
+        status.as_str(),
     )
     .execute(pool)
     .await?;
-    if resumed.rows_affected() == 0 {
+    if set.rows_affected() == 0 {
         return Err(ControlError::Stopped);
     }
     Ok(())

@@ -55,19 +55,25 @@ async fn half_sent_headers_and_idle_connections_are_closed_after_the_header_time
     app.get("/healthz").await.assert_status(200);
 }
 
+/// `GET /healthz` on a connection of its own, kept open; whether it was answered 200.
+async fn healthz_on_a_new_connection(app: &TestApp) -> (TcpStream, bool) {
+    let mut stream = TcpStream::connect(app.addr).await.expect("connects");
+    stream
+        .write_all(request("/healthz").as_bytes())
+        .await
+        .expect("sent");
+    let mut first = [0u8; 15];
+    let served = stream.read_exact(&mut first).await.is_ok() && &first == b"HTTP/1.1 200 OK";
+    (stream, served)
+}
+
 #[tokio::test]
 async fn a_connection_past_the_cap_is_told_overloaded_and_the_others_go_on() {
     let app = TestApp::spawn_with(|config| config.http.max_connections = 2).await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut stream = TcpStream::connect(app.addr).await.expect("connects");
-        stream
-            .write_all(request("/healthz").as_bytes())
-            .await
-            .expect("sent");
-        let mut first = [0u8; 15];
-        stream.read_exact(&mut first).await.expect("answered");
-        assert_eq!(&first, b"HTTP/1.1 200 OK");
+        let (stream, served) = healthz_on_a_new_connection(&app).await;
+        assert!(served, "a connection within the cap is served");
         held.push(stream);
     }
     let mut third = TcpStream::connect(app.addr)
@@ -87,13 +93,7 @@ async fn a_connection_past_the_cap_is_told_overloaded_and_the_others_go_on() {
     drop(held.pop());
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let mut stream = TcpStream::connect(app.addr).await.expect("connects");
-        stream
-            .write_all(request("/healthz").as_bytes())
-            .await
-            .expect("sent");
-        let mut first = [0u8; 15];
-        if stream.read_exact(&mut first).await.is_ok() && &first == b"HTTP/1.1 200 OK" {
+        if healthz_on_a_new_connection(&app).await.1 {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "never served again");
