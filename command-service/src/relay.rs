@@ -16,8 +16,8 @@ use futures_util::FutureExt;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Confirmation, PublisherConfirm};
 use serde::Serialize;
-use sqlx::postgres::{PgConnectOptions, PgListener};
-use sqlx::{Connection, PgConnection};
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection, PgPool};
 use stockflow_broker as amqp;
 use stockflow_event_store::{EventStore, StoredEvent};
 use tokio_util::sync::CancellationToken;
@@ -37,7 +37,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct RelayConfig {
     pub amqp_url: String,
     pub exchange: String,
-    pub database: PgConnectOptions,
+    /// The service's pool. The relay opens connections of its own, outside it, with the
+    /// pool's connect options as they are at each session's start: when the pool moves to a
+    /// new primary (a `DATABASE_URL` list), the relay's next session follows it.
+    pub database: PgPool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -166,7 +169,8 @@ async fn session(
 
     // Leadership and reading share one connection: if it dies, the lock goes with it, and
     // this relay notices on its next read.
-    let mut db = PgConnection::connect_with(&config.database).await?;
+    let database = config.database.connect_options();
+    let mut db = PgConnection::connect_with(&database).await?;
     loop {
         let leader: bool = sqlx::query_scalar!(
             r#"SELECT pg_try_advisory_lock(hashtext('stockflow.relay:' || $1)) AS "leader!""#,
@@ -188,7 +192,7 @@ async fn session(
     }
 
     let mut listener =
-        PgListener::connect_with(&sqlx::PgPool::connect_lazy_with(config.database.clone())).await?;
+        PgListener::connect_with(&PgPool::connect_lazy_with(database.as_ref().clone())).await?;
     listener
         .listen(stockflow_event_store::channels::EVENTS)
         .await?;

@@ -7,11 +7,9 @@ use std::time::Duration;
 use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use stockflow_event_store::StoredEvent;
 use stockflow_testkit::{BrokerNames, Running, TestDatabase, broker_args, database_args};
-
-use stockflow_testkit::amqp_url;
 
 /// What a stack's responses are: read whole, with the kit's assertions.
 pub type Response = stockflow_testkit::TestResponse;
@@ -25,14 +23,26 @@ fn web_config() -> stockflow_edge::WebConfig {
     }
 }
 
-/// A command service on the store at `database_url`, relaying to `exchange`.
-fn command_config(database_url: &str, exchange: &str) -> stockflow_command_service::Config {
+/// A command service on the store at `database_url`, relaying to `exchange` at `amqp_url`.
+fn command_config(
+    database_url: &str,
+    amqp_url: &str,
+    exchange: &str,
+) -> stockflow_command_service::Config {
     stockflow_command_service::Config {
         database: database_args(database_url, true),
-        broker: broker_args(exchange),
+        broker: broker_args_at(amqp_url, exchange),
         listen_addr: "127.0.0.1:0".into(),
         web: web_config(),
         ..stockflow_command_service::Config::defaults()
+    }
+}
+
+/// The broker at `amqp_url` (one address or a list), with the events on `exchange`.
+fn broker_args_at(amqp_url: &str, exchange: &str) -> stockflow_edge::args::BrokerArgs {
+    stockflow_edge::args::BrokerArgs {
+        url: amqp_url.to_owned(),
+        ..broker_args(exchange)
     }
 }
 
@@ -69,7 +79,10 @@ impl Default for Options {
 
 pub struct Stack {
     pub database: String,
+    /// As the services take it: one URL, or a list of a cluster's servers.
     pub database_url: String,
+    /// As the services take it: one URL, or a list of a cluster's nodes.
+    pub amqp_url: String,
     pub exchange: String,
     pub queue: String,
     pub client: reqwest::Client,
@@ -79,9 +92,10 @@ pub struct Stack {
     /// stack (`Arc<Stack>`). Never held across an await.
     projector: Mutex<Option<Projector>>,
     /// Dropped after the services are told to stop (fields drop in order, after
-    /// `Drop::drop`): the database, the queues and the exchanges go with the test.
-    _database: TestDatabase,
-    _broker: BrokerNames,
+    /// `Drop::drop`): the database, the queues and the exchanges go with the test. None on
+    /// servers of the test's own ([`Stack::on`]).
+    _database: Option<TestDatabase>,
+    _broker: Option<BrokerNames>,
 }
 
 impl Stack {
@@ -93,15 +107,55 @@ impl Stack {
         stockflow_testkit::init_logs();
         let test_database = TestDatabase::migrated().await;
         let broker = BrokerNames::new("e2e");
-        let database = test_database.name.clone();
-        let database_url = test_database.url.clone();
-        let exchange = broker.exchange.clone();
-        let queue = broker.queue.clone();
+        let servers = Servers {
+            database: test_database.name.clone(),
+            database_url: test_database.url.clone(),
+            amqp_url: stockflow_testkit::amqp_url(),
+            exchange: broker.exchange.clone(),
+            queue: broker.queue.clone(),
+        };
+        Stack::start(options, servers, Some(test_database), Some(broker)).await
+    }
 
+    /// A stack on servers of the test's own, which it removes itself: `database_url` and
+    /// `amqp_url` as the services take them (comma-separated lists for a cluster), the
+    /// database named in each address of `database_url` not created yet (the services create
+    /// and migrate it on the primary). The exchange and queues get names of their own.
+    pub async fn on(options: Options, database_url: &str, amqp_url: &str) -> Stack {
+        stockflow_testkit::init_logs();
+        let id = stockflow_testkit::unique("");
+        let database = stockflow_event_store::database::addresses(database_url)
+            .first()
+            .and_then(|first| stockflow_event_store::database::connect_options(first).ok())
+            .and_then(|options| options.get_database().map(str::to_owned))
+            .expect("database_url names a database");
+        let servers = Servers {
+            database,
+            database_url: database_url.to_owned(),
+            amqp_url: amqp_url.to_owned(),
+            exchange: format!("stockflow.e2e.{id}"),
+            queue: format!("stockflow.e2e.{id}.projector"),
+        };
+        Stack::start(options, servers, None, None).await
+    }
+
+    async fn start(
+        options: Options,
+        servers: Servers,
+        test_database: Option<TestDatabase>,
+        broker: Option<BrokerNames>,
+    ) -> Stack {
+        let Servers {
+            database,
+            database_url,
+            amqp_url,
+            exchange,
+            queue,
+        } = servers;
         let commands = Running::start(
             stockflow_command_service::App::build(stockflow_command_service::Config {
                 relay: options.relay,
-                ..command_config(&database_url, &exchange)
+                ..command_config(&database_url, &amqp_url, &exchange)
             })
             .await
             .expect("the command service starts"),
@@ -123,6 +177,7 @@ impl Stack {
         let stack = Stack {
             database,
             database_url,
+            amqp_url,
             exchange,
             queue,
             client: authorized_client(),
@@ -141,14 +196,14 @@ impl Stack {
     /// A command service configuration on this stack's store and exchange, for a second
     /// instance beside the stack's own.
     pub fn command_config(&self) -> stockflow_command_service::Config {
-        command_config(&self.database_url, &self.exchange)
+        command_config(&self.database_url, &self.amqp_url, &self.exchange)
     }
 
     /// The projector configuration on this stack's store, exchange and queue.
     pub fn projector_config(&self) -> stockflow_projector::Config {
         stockflow_projector::Config {
             database: database_args(&self.database_url, true),
-            broker: broker_args(&self.exchange),
+            broker: broker_args_at(&self.amqp_url, &self.exchange),
             listen_addr: "127.0.0.1:0".into(),
             projector_queue: self.queue.clone(),
             web: web_config(),
@@ -261,8 +316,15 @@ impl Stack {
             .await
     }
 
+    /// A connection to the stack's database, on the server that takes writes when
+    /// `database_url` lists several.
     pub async fn db(&self) -> PgConnection {
-        self._database.connect().await
+        let options = stockflow_event_store::database::primary_options(&self.database_url)
+            .await
+            .expect("the test database's server takes writes");
+        PgConnection::connect_with(&options)
+            .await
+            .expect("the test database is reachable")
     }
 
     pub async fn head(&self) -> i64 {
@@ -320,7 +382,7 @@ impl Stack {
 
     /// Publishes raw bytes to the stack's exchange, as if a relay had.
     pub async fn publish(&self, routing_key: &str, body: &[u8]) {
-        let connection = stockflow_broker::connect(&amqp_url(), "stockflow-e2e-publisher")
+        let connection = stockflow_broker::connect(&self.amqp_url, "stockflow-e2e-publisher")
             .await
             .expect("RabbitMQ is reachable");
         let channel = connection.create_channel().await.expect("a channel");
@@ -374,6 +436,15 @@ impl Stack {
             .await
             .expect("the dead letters can be read")
     }
+}
+
+/// Where a stack's services find their database and broker, and its names on them.
+struct Servers {
+    database: String,
+    database_url: String,
+    amqp_url: String,
+    exchange: String,
+    queue: String,
 }
 
 impl Drop for Stack {

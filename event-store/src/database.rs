@@ -1,11 +1,18 @@
 //! Connecting to PostgreSQL: the database is created if missing, and migrations are applied
-//! unless the deployment runs them as a separate step.
+//! unless the deployment runs them as a separate step. `DATABASE_URL` may list several
+//! servers (a primary and its replicas): the pool goes to the one that takes writes, and
+//! follows it when another is promoted (`primary`).
+
+mod primary;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
+
+use primary::{Candidate, Moves};
 
 /// The schema migrations of the whole system, embedded in every service.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -24,6 +31,10 @@ pub enum DbError {
     },
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Of several addresses, none takes writes now: each is named, without its password,
+    /// with why it was passed over. A failover may be under way: worth trying again.
+    #[error("no server of DATABASE_URL takes writes: {0}")]
+    NoPrimary(String),
 }
 
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
@@ -75,14 +86,68 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()
 /// How long a pooled connection may sit idle before it is pinged on its way out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
+/// The addresses of a `DATABASE_URL`: one URL, or several separated by commas (blanks around
+/// them and empty items are ignored; a comma inside an address is written `%2C`).
+pub fn addresses(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|address| !address.is_empty())
+        .collect()
+}
+
+/// The connect options of the server that takes writes: those of a single URL as they are,
+/// without asking it anything; of a list, those of the first address (in the list's order)
+/// that answers and is not in recovery.
+pub async fn primary_options(url: &str) -> Result<PgConnectOptions, DbError> {
+    let candidates = Candidate::all(url)?;
+    if let [only] = candidates.as_slice() {
+        return Ok(only.options.clone());
+    }
+    let (index, watch) = primary::find(&candidates, None).await?;
+    let _ = watch.close().await;
+    Ok(candidates[index].options.clone())
+}
+
 /// Opens the service's pool: creates the database if missing and applies pending migrations
-/// when `migrate` is set.
+/// when `migrate` is set, on the primary when `url` lists several servers. With a list, a
+/// task follows the primary for as long as the pool is open (`primary::follow`): when
+/// another server takes over, the pool's new connections go there, and those it holds to
+/// the old one are let go. One URL is used as it is, with no such task.
 pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<PgPool, DbError> {
-    let options = connect_options(url)?;
+    let candidates = Candidate::all(url)?;
+    let (current, watch) = match candidates.as_slice() {
+        [_] => (0, None),
+        _ => {
+            let (index, watch) = primary::find(&candidates, None).await?;
+            (index, Some(watch))
+        }
+    };
+    let options = candidates[current].options.clone();
     if migrate {
         create_database_if_missing(&options).await?;
     }
-    let pool = PgPoolOptions::new()
+    let moves = Arc::new(Moves::default());
+    let pool = pool_options(max_connections, moves.clone())
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)?;
+    if migrate {
+        MIGRATOR.run(&pool).await?;
+    }
+    if let Some(watch) = watch {
+        tokio::spawn(primary::follow(
+            pool.clone(),
+            candidates,
+            current,
+            watch,
+            moves,
+        ));
+    }
+    Ok(pool)
+}
+
+fn pool_options(max_connections: u32, moves: Arc<Moves>) -> PgPoolOptions {
+    PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         // A connection in steady use is known to be alive: pinging it before every query
@@ -90,19 +155,33 @@ pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<P
         // for a while is pinged, so that a database restart in a quiet spell is noticed
         // before a query fails on it.
         .test_before_acquire(false)
-        .before_acquire(|connection, meta| {
+        .before_acquire(move |connection, meta| {
+            let moves = moves.clone();
             Box::pin(async move {
+                // Opened to the server the pool has since left (which may still answer, as a
+                // standby): closed, and another taken or opened in its place.
+                if moves.predates(meta.age) {
+                    return Ok(false);
+                }
                 if meta.idle_for > IDLE_BEFORE_PING {
                     connection.ping().await?;
                 }
                 Ok(true)
             })
         })
-        .connect_with(options)
-        .await
-        .map_err(DbError::Connect)?;
-    if migrate {
-        MIGRATOR.run(&pool).await?;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_list_of_servers_is_split_on_commas() {
+        assert_eq!(
+            super::addresses("postgres://p@a:5442/db , postgres://p@b:5443/db,"),
+            ["postgres://p@a:5442/db", "postgres://p@b:5443/db"]
+        );
+        assert_eq!(
+            super::addresses("postgres://postgres@127.0.0.1:5432/stockflow"),
+            ["postgres://postgres@127.0.0.1:5432/stockflow"]
+        );
     }
-    Ok(pool)
 }

@@ -16,7 +16,7 @@ use lapin::options::{
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 use sqlx::PgPool;
 use stockflow_broker as amqp;
 use stockflow_events::Envelope;
@@ -53,13 +53,20 @@ impl Topology {
 }
 
 /// Declares the exchange, the projector's quorum queue bound to every event, and its
-/// dead-letter exchange and queue. Idempotent.
-pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
-    amqp::declare_events_exchange(channel, &topology.exchange).await?;
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
+/// dead-letter exchange and queue, on a channel of `connection`; returns the channel to go
+/// on with. Idempotent.
+///
+/// The dead-letter queue is declared without a type, as it always was: it takes the vhost's
+/// default, classic on a broker as installed, quorum (of three, `quorum_cluster_size`) on a
+/// vhost whose default queue type is quorum, like scripts/cluster's. Naming a type now would
+/// make RabbitMQ refuse every existing dead-letter queue of the other type
+/// (PRECONDITION_FAILED on `x-queue-type`), and the projector would never connect again.
+pub async fn declare(
+    connection: &Connection,
+    topology: &Topology,
+) -> Result<Channel, lapin::Error> {
+    let channel = connection.create_channel().await?;
+    amqp::declare_events_exchange(&channel, &topology.exchange).await?;
     channel
         .exchange_declare(
             topology.dead_letter_exchange().as_str().into(),
@@ -74,7 +81,10 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin
     channel
         .queue_declare(
             topology.dead_letter_queue().as_str().into(),
-            durable,
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
             FieldTable::default(),
         )
         .await?;
@@ -88,18 +98,13 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin
         )
         .await?;
     let mut arguments = FieldTable::default();
-    arguments.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
     arguments.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
     arguments.insert(
         "x-dead-letter-exchange".into(),
         AMQPValue::LongString(topology.dead_letter_exchange().as_str().into()),
     );
-    channel
-        .queue_declare(topology.queue.as_str().into(), durable, arguments)
-        .await?;
+    let channel =
+        amqp::declare_quorum_queue(connection, channel, &topology.queue, arguments).await?;
     channel
         .queue_bind(
             topology.queue.as_str().into(),
@@ -109,7 +114,7 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin
             FieldTable::default(),
         )
         .await?;
-    Ok(())
+    Ok(channel)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,8 +204,7 @@ async fn session(
 ) -> Result<Ended, ConsumeError> {
     let connection =
         amqp::connect(amqp_url, &format!("stockflow-projector {}", topology.queue)).await?;
-    let channel = amqp::within(connection.create_channel()).await?;
-    amqp::within(declare(&channel, topology)).await?;
+    let channel = amqp::within(declare(&connection, topology)).await?;
     // What an earlier projector nacked to the dead-letter queue joins the store, so that
     // nothing is stranded where stockflow cannot list it.
     let drained = drain::drain(&connection, &topology.dead_letter_queue(), pool).await?;

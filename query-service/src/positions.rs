@@ -171,16 +171,18 @@ impl Positions {
     }
 
     /// LISTENs for the source's notifications, reconnecting with backoff when the connection
-    /// drops. It has a connection of its own, outside the query pool.
+    /// drops. It has a connection of its own, outside the query pool, opened anew for each
+    /// session with the query pool's connect options as they are then: when the query pool
+    /// moves to a new primary (a `DATABASE_URL` list), the next session follows it, and never
+    /// reuses a connection to the server it left.
     async fn listen(self, source: Source, stop: CancellationToken) {
-        let options = source.pool.connect_options().as_ref().clone();
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .connect_lazy_with(options);
         let mut backoff = MIN_BACKOFF;
         loop {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .connect_lazy_with(source.pool.connect_options().as_ref().clone());
             let error = tokio::select! {
                 () = stop.cancelled() => return,
                 error = self.listen_once(&pool, source.channel) => error,

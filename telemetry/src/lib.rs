@@ -33,8 +33,22 @@ pub fn init_test() {
         .try_init();
 }
 
-/// The URL with any password replaced, fit for logs.
+/// The URL with any password replaced, fit for logs. A comma-separated list of URLs (the
+/// several addresses `DATABASE_URL` and `AMQP_URL` may hold) is redacted address by address.
 pub fn redact_url(url: &str) -> String {
+    if url.contains(',') {
+        let addresses: Vec<String> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|address| !address.is_empty())
+            .map(redact_one)
+            .collect();
+        return addresses.join(",");
+    }
+    redact_one(url)
+}
+
+fn redact_one(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((credentials, host)) => match credentials.split_once(':') {
@@ -58,5 +72,17 @@ mod tests {
         // No password, nothing to hide.
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact_url("nonsense"), "<invalid url>");
+    }
+
+    #[test]
+    fn every_address_of_a_list_loses_its_password() {
+        assert_eq!(
+            super::redact_url("amqp://u:one@h1:5701/%2f,amqp://u:two@h2:5702/%2f"),
+            "amqp://u:***@h1:5701/%2f,amqp://u:***@h2:5702/%2f"
+        );
+        assert_eq!(
+            super::redact_url("postgres://p@h1:5442/db, postgres://p:pw@h2:5443/db"),
+            "postgres://p@h1:5442/db,postgres://p:***@h2:5443/db"
+        );
     }
 }

@@ -16,7 +16,8 @@ use stockflow_telemetry::{self as telemetry, LogFormat};
     about = "Creates stockflow's database if missing and applies its migrations, then exits"
 )]
 struct Config {
-    /// PostgreSQL, as the role that owns the database.
+    /// PostgreSQL, as the role that owns the database; of a comma-separated list of servers,
+    /// the one that takes writes.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -48,6 +49,11 @@ async fn main() -> ExitCode {
                 if starting_up(&error) && tokio::time::Instant::now() < deadline =>
             {
                 tracing::warn!(%database, %error, "PostgreSQL unreachable; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            // Of a list of servers, none takes writes yet: one may be starting or promoted.
+            Err(error @ DbError::NoPrimary(_)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%database, %error, "no primary yet; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(error) => {

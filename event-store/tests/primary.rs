@@ -1,0 +1,57 @@
+//! A `DATABASE_URL` listing several servers, against the tests' PostgreSQL
+//! (`TEST_POSTGRES_URL`, default the local one), which takes writes: servers that do not
+//! answer are passed over, and the error says why each was.
+
+use stockflow_event_store::database::{self, DbError};
+
+fn server_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// An address nothing listens on: a port that was just let go of.
+async fn dead_address() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address");
+    drop(listener);
+    format!("postgres://stockflow:secret@{address}/postgres")
+}
+
+#[tokio::test]
+async fn the_pool_goes_to_the_server_that_answers_wherever_it_is_listed() {
+    let live = format!("{}/postgres", server_url());
+    let list = format!("{}, {live}", dead_address().await);
+    let pool = database::connect(&list, 1, false)
+        .await
+        .expect("the live server is found");
+    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(&pool)
+        .await
+        .expect("the pool answers");
+    assert!(!in_recovery);
+    let options = database::primary_options(&list)
+        .await
+        .expect("the live server is found");
+    assert_eq!(options.get_port(), pool.connect_options().get_port());
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn when_no_server_takes_writes_each_is_named_without_its_password() {
+    let (first, second) = (dead_address().await, dead_address().await);
+    let error = database::connect(&format!("{first},{second}"), 1, false)
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(error, DbError::NoPrimary(_)), "{error:?}");
+    let message = error.to_string();
+    for address in [&first, &second] {
+        let redacted = address.replace(":secret@", ":***@");
+        assert!(
+            message.contains(&redacted),
+            "{redacted} is not named in: {message}"
+        );
+    }
+    assert!(!message.contains("secret"), "a password in: {message}");
+}
