@@ -1,6 +1,6 @@
 //! The accept loop of every stockflow HTTP listener, in place of `axum::serve`, which has no
 //! limits: each connection is HTTP/1.1 with a time limit on its request headers (which is
-//! also its idle keep-alive limit), the number of connections is capped (one more is told 503
+//! also its idle keep-alive limit) and a bound on their size, the number of connections is capped (one more is told 503
 //! `overloaded` and closed, without reading it), every request carries the client's address
 //! (`ConnectInfo`), and a shutdown stops accepting, lets each connection finish the request
 //! in hand, then returns.
@@ -61,9 +61,17 @@ pub(crate) async fn serve(
         };
         let router = router.clone();
         let closed = closed.clone();
-        let header_timeout = limits.header_timeout();
+        let (header_timeout, header_buffer) = (limits.header_timeout(), limits.header_buffer());
         tokio::spawn(async move {
-            connection(stream, remote, router, header_timeout, closed).await;
+            connection(
+                stream,
+                remote,
+                router,
+                header_timeout,
+                header_buffer,
+                closed,
+            )
+            .await;
             drop(permit);
         });
     }
@@ -78,6 +86,7 @@ async fn connection(
     remote: SocketAddr,
     router: Router,
     header_timeout: Duration,
+    header_buffer: usize,
     mut closed: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -89,6 +98,9 @@ async fn connection(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
+        // A connection's read buffer grows to hold a request's headers: bounded, so that
+        // many connections stuffing huge headers cannot make the service hold much.
+        .max_buf_size(header_buffer)
         .keep_alive(true);
     let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
     let mut connection = std::pin::pin!(connection);

@@ -19,6 +19,11 @@ pub struct HttpLimits {
     /// Most requests being answered at once; one more is answered 503 `overloaded`.
     #[arg(long, env = "HTTP_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
+    /// Most bytes a connection may buffer while reading a request's line and headers (8192
+    /// at least); more is answered 431 and the connection closed. It bounds what each
+    /// connection can make a service hold.
+    #[arg(long, env = "HTTP_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
 }
 
 impl Default for HttpLimits {
@@ -27,6 +32,7 @@ impl Default for HttpLimits {
             header_timeout_ms: 10_000,
             max_connections: 1024,
             max_in_flight: 512,
+            max_header_bytes: 32 * 1024,
         }
     }
 }
@@ -34,5 +40,10 @@ impl Default for HttpLimits {
 impl HttpLimits {
     pub fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.header_timeout_ms.max(1))
+    }
+
+    /// [`Self::max_header_bytes`], at least the 8192 bytes hyper needs.
+    pub fn header_buffer(&self) -> usize {
+        self.max_header_bytes.max(8192)
     }
 }

@@ -55,6 +55,31 @@ async fn half_sent_headers_and_idle_connections_are_closed_after_the_header_time
     app.get("/healthz").await.assert_status(200);
 }
 
+#[tokio::test]
+async fn headers_past_the_size_limit_are_refused_431() {
+    let app = TestApp::spawn_with(|config| config.http.max_header_bytes = 16 * 1024).await;
+    let mut stuffed = TcpStream::connect(app.addr).await.expect("connects");
+    let header = "x".repeat(40 * 1024);
+    // Sent without waiting for the end: the server may answer and close before it is all in.
+    let _ = stuffed
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {header}\r\n\r\n").as_bytes(),
+        )
+        .await;
+    let answer = read_until_closed(&mut stuffed).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        answer.chars().take(200).collect::<String>()
+    );
+    // Headers within the limit are served as ever.
+    let fits = "y".repeat(8 * 1024);
+    let within = app
+        .send(app.client.get(app.url("/healthz")).header("x-fits", fits))
+        .await;
+    within.assert_status(200);
+}
+
 /// `GET /healthz` on a connection of its own, kept open; whether it was answered 200.
 async fn healthz_on_a_new_connection(app: &TestApp) -> (TcpStream, bool) {
     let mut stream = TcpStream::connect(app.addr).await.expect("connects");
