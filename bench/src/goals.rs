@@ -3,6 +3,9 @@
 
 use crate::results::{Baselines, Goal, Stockflow};
 
+/// Most resident memory a service may reach (docs/performance.md).
+pub const MEMORY_GOAL_MIB: f64 = 100.0;
+
 fn against(
     what: &str,
     value: f64,
@@ -131,7 +134,7 @@ pub fn goals(s: &Stockflow, b: &Baselines) -> Vec<Goal> {
             &format!("peak resident memory, {service}"),
             *mib,
             "MiB",
-            100.0,
+            MEMORY_GOAL_MIB,
         ));
     }
     goals

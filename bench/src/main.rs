@@ -7,8 +7,9 @@
 //! and open loops), `database`, `baselines` (B1 to B4), `plan` and `results` (what a run is
 //! asked and what it found), `stack` (stockflow's services under test), `scenarios` (one
 //! function each), `run` (the scenarios in order), and `goals` and `report`, which only read
-//! the results.
+//! the results. `abuse` is the abuse run (docs/testing.md): the same services, attacked.
 
+mod abuse;
 mod baselines;
 mod database;
 mod goals;
@@ -71,9 +72,14 @@ struct Cli {
     scenario: Option<Scenario>,
 }
 
-/// One scenario against a system already running (for profiling it), instead of the run.
+/// Instead of the benchmark: one scenario against a system already running (for profiling
+/// it), or the abuse run.
 #[derive(clap::Subcommand)]
 enum Scenario {
+    /// The abuse run (docs/testing.md): the services started as the benchmark starts them,
+    /// attacked one way after another while a normal client measures its success and
+    /// latency; fails if the normal client, a service's memory or a limit does not hold.
+    Abuse(abuse::Options),
     /// Place-orders at the most (closed loop), then at a fixed rate (open loop) with the
     /// visibility lag of each, on products BENCH-0.. registered first if missing.
     Orders {
@@ -107,17 +113,20 @@ async fn main() -> ExitCode {
         .hot_product_events
         .unwrap_or(plan.hot_product_events)
         .max(2);
-    if let Some(Scenario::Orders {
-        url,
-        query_url,
-        rate,
-        in_flight,
-        token,
-    }) = cli.scenario
-    {
-        plan.concurrency = in_flight;
-        return scenario(&plan, &url, &query_url, rate, &token).await;
-    }
+    let options = match cli.scenario {
+        Some(Scenario::Orders {
+            url,
+            query_url,
+            rate,
+            in_flight,
+            token,
+        }) => {
+            plan.concurrency = in_flight;
+            return scenario(&plan, &url, &query_url, rate, &token).await;
+        }
+        Some(Scenario::Abuse(options)) => Some(options),
+        None => None,
+    };
     let bin_dir = cli.bin_dir.unwrap_or_else(|| {
         std::env::current_exe()
             .ok()
@@ -131,6 +140,9 @@ async fn main() -> ExitCode {
         out: cli.out.clone(),
         with_peer: !cli.no_peer,
     };
+    if let Some(options) = options {
+        return abuse::main(options, setup).await;
+    }
     let results = match run::run(plan, setup).await {
         Ok(results) => results,
         Err(error) => {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::results::{Results, Stockflow};
 use crate::system::CpuUse;
 
-fn number(value: f64) -> String {
+pub fn number(value: f64) -> String {
     if value >= 100.0 {
         format!("{value:.0}")
     } else if value >= 10.0 {

@@ -36,6 +36,22 @@ fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}.dead-letter")
 }
 
+/// Where a run's services keep their events: a database, exchange and queue of the run's
+/// own, made afresh when it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Names {
+    pub database: &'static str,
+    pub exchange: &'static str,
+    pub queue: &'static str,
+}
+
+/// The benchmark's names.
+pub const BENCH: Names = Names {
+    database: DATABASE,
+    exchange: EXCHANGE,
+    queue: QUEUE,
+};
+
 /// The command service, the projector and the query service, running.
 pub struct Stack {
     pub commands: Service,
@@ -48,31 +64,50 @@ pub struct Stack {
     pub env: Vec<(&'static str, String)>,
     /// An HTTP client with an admin token.
     pub client: reqwest::Client,
+    /// That admin token.
+    pub token: String,
+    secret: String,
     bin_dir: PathBuf,
 }
 
 impl Stack {
     /// Starts the services from an empty store and broker topology.
     pub async fn start(plan: &Plan, setup: &Setup) -> Result<Stack, BoxError> {
-        let database_url = setup.database_url(DATABASE);
-        recreate_database(&setup.postgres_url, DATABASE).await?;
-        delete_topology(&setup.amqp_url).await?;
+        Stack::start_with(setup, BENCH, &[], plan.concurrency * 2).await
+    }
+
+    /// Starts the services on a store and topology named `names`, emptied first, with
+    /// `settings` added to (or replacing) what they are started with; the admin client keeps
+    /// up to `pool` idle connections.
+    pub async fn start_with(
+        setup: &Setup,
+        names: Names,
+        settings: &[(&'static str, String)],
+        pool: usize,
+    ) -> Result<Stack, BoxError> {
+        let database_url = setup.database_url(names.database);
+        recreate_database(&setup.postgres_url, names.database).await?;
+        delete_topology_of(&setup.amqp_url, names).await?;
         let secret: String = rand::rng()
             .sample_iter(rand::distr::Alphanumeric)
             .take(48)
             .map(char::from)
             .collect();
         let ports = [free_port()?, free_port()?, free_port()?];
-        let env = vec![
+        let mut env = vec![
             ("DATABASE_URL", database_url.clone()),
             ("AMQP_URL", setup.amqp_url.clone()),
-            ("EVENTS_EXCHANGE", EXCHANGE.to_owned()),
-            ("PROJECTOR_QUEUE", QUEUE.to_owned()),
+            ("EVENTS_EXCHANGE", names.exchange.to_owned()),
+            ("PROJECTOR_QUEUE", names.queue.to_owned()),
             ("AUTH_JWT_SECRET", secret.clone()),
             ("RATE_LIMIT_PER_SECOND", "0".to_owned()),
             ("REPLAY_RATE", REPLAY_RATE.to_string()),
             ("LOG_FORMAT", "json".to_owned()),
         ];
+        for (key, value) in settings {
+            env.retain(|(k, _)| k != key);
+            env.push((key, value.clone()));
+        }
         let with = |addr: String| {
             let mut env = env.clone();
             env.push(("LISTEN_ADDR", addr));
@@ -105,14 +140,7 @@ impl Stack {
             &format!("{query_url}/readyz"),
         )
         .await?;
-        let token = run_tool_with_env(
-            &bin("command-service"),
-            &["token", "--scope", "admin", "--subject", "stockflow-bench"],
-            &[("AUTH_JWT_SECRET", secret.as_str())],
-        )
-        .await?
-        .trim()
-        .to_owned();
+        let token = mint(&bin("command-service"), &secret, "admin", "stockflow-bench").await?;
         Ok(Stack {
             commands,
             projector,
@@ -121,9 +149,16 @@ impl Stack {
             query_url,
             database_url,
             env,
-            client: load::client(Some(&token), plan.concurrency * 2),
+            client: load::client(Some(&token), pool),
+            token,
+            secret,
             bin_dir: setup.bin_dir.clone(),
         })
+    }
+
+    /// A token of `scope` for `subject`, signed with the services' secret.
+    pub async fn token(&self, scope: &str, subject: &str) -> Result<String, BoxError> {
+        mint(&self.bin("command-service"), &self.secret, scope, subject).await
     }
 
     pub fn services(&self) -> [&Service; 3] {
@@ -163,6 +198,23 @@ impl Stack {
     }
 }
 
+/// A token signed with `secret`, as the command service's `token` command makes it.
+async fn mint(
+    command_service: &std::path::Path,
+    secret: &str,
+    scope: &str,
+    subject: &str,
+) -> Result<String, BoxError> {
+    Ok(run_tool_with_env(
+        command_service,
+        &["token", "--scope", scope, "--subject", subject],
+        &[("AUTH_JWT_SECRET", secret)],
+    )
+    .await?
+    .trim()
+    .to_owned())
+}
+
 /// The store's head: the position of its last event.
 pub async fn head(db: &mut PgConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT position FROM event_store.head")
@@ -198,16 +250,21 @@ pub async fn catch_up(db: &mut PgConnection, timeout: Duration) -> Result<f64, B
 
 /// Removes the benchmark's exchange and queues, so each run starts empty.
 pub async fn delete_topology(amqp_url: &str) -> Result<(), BoxError> {
+    delete_topology_of(amqp_url, BENCH).await
+}
+
+/// Removes the exchange and queues named `names`.
+pub async fn delete_topology_of(amqp_url: &str, names: Names) -> Result<(), BoxError> {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
     let connection =
         lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
-    for queue in [QUEUE.to_owned(), dead_letter_queue(QUEUE)] {
+    for queue in [names.queue.to_owned(), dead_letter_queue(names.queue)] {
         channel
             .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
             .await?;
     }
-    for exchange in [EXCHANGE.to_owned(), dead_letter_exchange(QUEUE)] {
+    for exchange in [names.exchange.to_owned(), dead_letter_exchange(names.queue)] {
         channel
             .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
             .await?;

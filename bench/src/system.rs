@@ -64,12 +64,20 @@ impl Service {
 
     /// Peak resident memory since the start, in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
-        status_kib(self.pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0
+        self.watch().peak_rss_mib()
     }
 
     /// CPU seconds used so far.
     pub fn cpu_seconds(&self) -> f64 {
-        process_cpu(self.pid).map_or(0.0, |(own, _)| own)
+        self.watch().cpu_seconds()
+    }
+
+    /// What another task may read of this service while it runs.
+    pub fn watch(&self) -> Watch {
+        Watch {
+            name: self.name,
+            pid: self.pid,
+        }
     }
 
     /// Asks the service to stop (SIGTERM) and waits for it; kills it after 30 s.
@@ -86,6 +94,38 @@ impl Service {
                 Err(format!("{} did not stop within 30 s of SIGTERM", self.name).into())
             }
         }
+    }
+}
+
+/// A running service's memory and CPU, as the kernel counts them, readable from any task.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub name: &'static str,
+    pid: u32,
+}
+
+impl Watch {
+    /// This process: the load generator.
+    pub fn own() -> Watch {
+        Watch {
+            name: "load generator",
+            pid: std::process::id(),
+        }
+    }
+
+    /// Resident memory now, in MiB.
+    pub fn rss_mib(&self) -> f64 {
+        status_kib(self.pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0
+    }
+
+    /// Peak resident memory since the start, in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        status_kib(self.pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0
+    }
+
+    /// CPU seconds used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        process_cpu(self.pid).map_or(0.0, |(own, _)| own)
     }
 }
 
