@@ -3,28 +3,11 @@
 
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
+use stockflow_testkit::{amqp_url, free_address, unique};
 
-fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// An address nothing listens on: a port that was just let go of.
+/// An address nothing listens on.
 async fn dead_address() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let address = listener.local_addr().expect("an address");
-    drop(listener);
-    format!("amqp://guest:secret@{address}/%2f")
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_nanos();
-    format!("{prefix}.{}.{nanos}", std::process::id())
+    format!("amqp://guest:secret@{}/%2f", free_address())
 }
 
 #[tokio::test]

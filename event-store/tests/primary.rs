@@ -3,20 +3,11 @@
 //! answer are passed over, and the error says why each was.
 
 use stockflow_event_store::database::{self, DbError};
+use stockflow_testkit::{free_address, server_url};
 
-fn server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-/// An address nothing listens on: a port that was just let go of.
+/// An address nothing listens on.
 async fn dead_address() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let address = listener.local_addr().expect("an address");
-    drop(listener);
-    format!("postgres://stockflow:secret@{address}/postgres")
+    format!("postgres://stockflow:secret@{}/postgres", free_address())
 }
 
 #[tokio::test]

@@ -76,6 +76,14 @@ pub fn init_logs() {
     stockflow_telemetry::init_test();
 }
 
+/// A loopback address nothing listens on right now: a port just let go of (for a service to
+/// take, or for a client that must find nobody there).
+pub fn free_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port on the loopback")
+}
+
 /// A name no other test uses: `<prefix><uuid v7>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())

@@ -201,10 +201,7 @@ async fn echo(State(state): State<Arc<FakeState>>, request: Request) -> Response
 
 /// An address nothing listens on.
 pub async fn closed_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+    format!("http://{}", stockflow_testkit::free_address())
 }
 
 /// The console in front of a fake service (all three of them).

@@ -56,7 +56,8 @@ impl Driver {
     async fn start() -> Driver {
         let scratch = std::env::temp_dir().join(stockflow_testkit::unique("stockflow-browser-"));
         std::fs::create_dir_all(&scratch).expect("a scratch folder for the browser");
-        let port = free_port();
+        // Free now; chromedriver takes it a moment later.
+        let port = stockflow_testkit::free_address().port();
         let spawned = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .env("TMPDIR", &scratch)
@@ -123,14 +124,6 @@ impl Drop for Driver {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
-}
-
-/// A port free on the loopback now (chromedriver takes it a moment later).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// Where screenshots go: `<target>/console-screenshots/`.

@@ -271,10 +271,7 @@ async fn without_allowed_origins_no_cross_origin_call_is_answered() {
 
 #[tokio::test]
 async fn metrics_on_an_address_of_their_own_are_not_on_the_api_listener() {
-    let metrics_addr = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        probe.local_addr().expect("an address")
-    };
+    let metrics_addr = stockflow_testkit::free_address();
     let app = TestApp::spawn_with(|config| {
         config.web.metrics_addr = Some(metrics_addr.to_string());
     })
