@@ -32,13 +32,18 @@ pub(super) fn optional_json<T: DeserializeOwned>(
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&body)
-        .map(Some)
-        .map_err(|e| ApiError::MalformedBody(e.to_string()))
+    // `null` is no body too: the documents describe an optional body as nullable.
+    serde_json::from_slice::<Option<T>>(&body).map_err(|e| ApiError::MalformedBody(e.to_string()))
 }
 
 /// A `reason` field, checked as the audit log keeps it (1 to 500 characters, one line).
 pub(super) fn reason(reason: Option<String>) -> Result<Option<Reason>, ApiError> {
+    if reason.as_deref() == Some("") {
+        return Err(invalid_field(
+            "reason",
+            "must not be empty: leave it out, or say why",
+        ));
+    }
     Reason::parse(reason).map_err(|message| {
         ApiError::Validation(vec![FieldError {
             field: "reason".into(),

@@ -64,8 +64,9 @@ pub(crate) struct ControlBody {
 #[schema(as = SkipRequest)]
 pub(crate) struct SkipBody {
     /// The event to skip: the `failing_position` of the stopped projection.
+    // A JSON number: an integer written with a fraction of zero (`12.0`) is one too.
     #[schema(value_type = i64, required = true, minimum = 1)]
-    pub position: Option<i64>,
+    pub position: Option<serde_json::Number>,
     /// Why, for the audit log and the dead letter: 1 to 500 characters, one line.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", example = "written by the 1.4.0 defect; compensated by hand")]
     pub reason: Option<String>,

@@ -211,8 +211,15 @@ async fn skip(
     let (position, reason) = body.map_or((None, None), |b| (b.position, b.reason));
     let reason = body::reason(reason)?
         .ok_or_else(|| body::required("reason", "say why the event is skipped"))?;
-    let position = match position {
-        Some(position) if position >= 1 => position,
+    let whole = |n: &serde_json::Number| {
+        n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9.0e18)
+                .map(|f| f as i64)
+        })
+    };
+    let position = match position.as_ref().map(whole) {
+        Some(Some(position)) if position >= 1 => position,
         Some(_) => {
             return Err(body::invalid_field(
                 "position",
