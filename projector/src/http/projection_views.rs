@@ -55,6 +55,7 @@ pub(crate) struct ProjectionList {
 pub(crate) struct ControlBody {
     /// Why, for the audit log: 1 to 500 characters, one line.
     #[schema(value_type = String, min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", example = "deploying the fix for the replenishment projection")]
+    #[serde(default, deserialize_with = "present")]
     pub reason: Option<String>,
 }
 
@@ -145,6 +146,7 @@ impl From<Run> for RebuildView {
 pub(crate) struct RebuildBody {
     /// Why, for the audit log: 1 to 500 characters, one line.
     #[schema(value_type = String, min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", example = "after the fix to daily_sales")]
+    #[serde(default, deserialize_with = "present")]
     pub reason: Option<String>,
 }
 
@@ -152,4 +154,9 @@ pub(crate) struct RebuildBody {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct RebuildStarted {
     pub rebuild_id: Uuid,
+}
+
+/// An optional member that, when given, is a string: `null` is refused as the document says.
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<String>, D::Error> {
+    <String as Deserialize>::deserialize(value).map(Some)
 }
