@@ -32,8 +32,19 @@ pub(super) fn optional_json<T: DeserializeOwned>(
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    // `null` is no body too: the documents describe an optional body as nullable.
-    serde_json::from_slice::<Option<T>>(&body).map_err(|e| ApiError::MalformedBody(e.to_string()))
+    // `null` is no body too: the documents describe an optional body as nullable. Anything
+    // else must be an object: serde would take a struct from an array of its fields.
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(_) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| ApiError::MalformedBody(e.to_string())),
+        _ => Err(ApiError::MalformedBody(
+            "the body must be a JSON object".into(),
+        )),
+    }
 }
 
 /// A `reason` field, checked as the audit log keeps it (1 to 500 characters, one line).

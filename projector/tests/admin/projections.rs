@@ -344,6 +344,19 @@ async fn the_controls_ask_for_the_admin_scope_and_check_their_bodies() {
         )
         .await
         .assert_problem(400, "malformed_body");
+    // A body that is JSON but not an object is refused, whatever it holds.
+    for (path, bad) in [
+        ("/v1/admin/projections/resume", json!([])),
+        ("/v1/admin/projections/pause", json!(["a reason"])),
+        ("/v1/admin/projections/skip", json!([12, "a reason"])),
+        ("/v1/admin/rebuilds", json!([])),
+        ("/v1/admin/rebuilds", json!("a reason")),
+    ] {
+        projector
+            .post(path, Some(bad))
+            .await
+            .assert_problem(400, "malformed_body");
+    }
     for bad in [
         json!({"position": 0, "reason": "r"}),
         json!({"position": "1", "reason": "r"}),
