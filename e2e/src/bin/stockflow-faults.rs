@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use stockflow_e2e::faults::{self, Options};
+use stockflow_e2e::faults::{self, Options, Topology};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,11 +41,29 @@ struct Cli {
     /// Keep the run's database and queues, to look into a failure.
     #[arg(long)]
     keep: bool,
+    /// Run on the clusters that `scripts/cluster up --sync` started (their addresses are read
+    /// from `<cluster-script> env`): two command services and two projectors, and the
+    /// cluster's faults instead of the single servers' (scripts/faults --cluster).
+    #[arg(long)]
+    cluster: bool,
+    #[arg(long, default_value = "scripts/cluster")]
+    cluster_script: PathBuf,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cluster = if cli.cluster {
+        match topology(&cli.cluster_script).await {
+            Ok(topology) => Some(topology),
+            Err(e) => {
+                eprintln!("the fault run needs a cluster: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let options = Options {
         bin_dir: cli.bin_dir,
         out: cli.out.clone(),
@@ -57,6 +75,7 @@ async fn main() -> ExitCode {
         postgres_addr: cli.postgres_addr,
         amqp_addr: cli.amqp_addr,
         keep: cli.keep,
+        cluster,
     };
     let report = match faults::run(options).await {
         Ok(report) => report,
@@ -78,4 +97,25 @@ async fn main() -> ExitCode {
         );
         ExitCode::FAILURE
     }
+}
+
+/// The addresses that `script env` prints.
+async fn topology(script: &std::path::Path) -> Result<Topology, String> {
+    let output = tokio::process::Command::new(script)
+        .arg("env")
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} env failed ({}); is it up? {}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Topology::from_env_lines(
+        script.to_path_buf(),
+        &String::from_utf8_lossy(&output.stdout),
+    )
 }

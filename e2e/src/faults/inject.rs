@@ -28,10 +28,18 @@ pub enum Fault {
     PoisonMessages,
     SlowLink,
     LinkReset,
+    /// On a cluster: kill -9 the RabbitMQ node that leads the projector's quorum queue.
+    KillQueueLeader,
+    /// On a cluster: one node's broker app stopped for a while, then started.
+    BrokerNodeAppStopped,
+    /// On a cluster: the PostgreSQL replica crashed, then started again.
+    ReplicaKilled,
+    /// On a cluster: the primary stopped and the (synchronous) replica promoted.
+    PrimaryPromoted,
 }
 
 impl Fault {
-    /// Every kind, in the order a round lists them.
+    /// Every kind for the machine's own servers, in the order a round lists them.
     pub(super) const ALL: [Fault; 9] = [
         Fault::KillCommandService,
         Fault::KillProjector,
@@ -43,6 +51,16 @@ impl Fault {
         Fault::SlowLink,
         Fault::LinkReset,
     ];
+
+    /// The kinds a round injects on a cluster. The promotion is not among them: it leaves no
+    /// replica, so it comes once, after every round.
+    pub(super) const CLUSTER: [Fault; 5] = [
+        Fault::KillCommandService,
+        Fault::KillProjector,
+        Fault::KillQueueLeader,
+        Fault::BrokerNodeAppStopped,
+        Fault::ReplicaKilled,
+    ];
 }
 
 impl System {
@@ -50,17 +68,25 @@ impl System {
     pub(super) async fn inject(&mut self, fault: Fault, i: usize) -> Result<String, BoxError> {
         Ok(match fault {
             Fault::KillCommandService => {
-                self.commands.kill9().await;
+                let n = self.commands.len();
+                let service = &mut self.commands[i % n];
+                service.kill9().await;
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                self.commands.start().await?;
-                "SIGKILL, restarted".into()
+                service.start().await?;
+                format!("SIGKILL, restarted (instance {} of {n})", i % n + 1)
             }
             Fault::KillProjector => {
-                self.projector.kill9().await;
+                let n = self.projectors.len();
+                let service = &mut self.projectors[i % n];
+                service.kill9().await;
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                self.projector.start().await?;
-                "SIGKILL, restarted".into()
+                service.start().await?;
+                format!("SIGKILL, restarted (instance {} of {n})", i % n + 1)
             }
+            Fault::KillQueueLeader
+            | Fault::BrokerNodeAppStopped
+            | Fault::ReplicaKilled
+            | Fault::PrimaryPromoted => self.break_cluster(fault, i).await?,
             Fault::BrokerStopped => {
                 services::stop_broker_for(self.options.broker_down).await?;
                 format!(

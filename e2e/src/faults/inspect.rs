@@ -49,9 +49,7 @@ impl System {
                     .filter(|e| deliveries.by_id.contains_key(&e.event_id))
                     .count()
             };
-            let ready = self.commands.ready().await
-                && self.projector.ready().await
-                && self.queries.ready().await;
+            let ready = self.all_ready().await;
             let projections = client
                 .get(self.queries.url("/v1/projections"))
                 .bearer_auth(&self.token)

@@ -19,6 +19,11 @@ pub struct Injection {
     pub at: f64,
     pub took: f64,
     pub detail: String,
+    /// The longest stretch, in seconds, without a successful command that ended between this
+    /// fault's start and the next one's (`None`: none ended there).
+    pub commands_stalled: Option<f64>,
+    /// The same for the read models' position: how long the projection stood still.
+    pub projection_stalled: Option<f64>,
 }
 
 /// What a fault run did and found.
@@ -96,6 +101,22 @@ impl Report {
         out.push_str("| fault | injected |\n| --- | --- |\n");
         for (fault, n) in &self.faults {
             let _ = writeln!(out, "| {fault} | {n} |");
+        }
+        out.push_str(
+            "\n| at (s) | fault | what was done | took (s) | no successful command for (s) | projection still for (s) |\n| ---: | --- | --- | ---: | ---: | ---: |\n",
+        );
+        let seconds = |s: Option<f64>| s.map_or("-".to_owned(), |s| format!("{s:.2}"));
+        for injection in &self.injections {
+            let _ = writeln!(
+                out,
+                "| {:.1} | {:?} | {} | {:.1} | {} | {} |",
+                injection.at,
+                injection.fault,
+                injection.detail,
+                injection.took,
+                seconds(injection.commands_stalled),
+                seconds(injection.projection_stalled)
+            );
         }
         out.push_str("\n| answer | commands |\n| --- | --- |\n");
         for (answer, n) in &self.outcomes {

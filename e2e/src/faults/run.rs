@@ -21,6 +21,7 @@ use super::report::{Injection, Report};
 use super::services::BoxError;
 use super::subscriber;
 use super::system::{Names, System};
+use super::timeline::{ProjectionSampler, longest_gap};
 use super::workload::{self, Attempt, Outcome};
 use crate::Truth;
 
@@ -98,11 +99,11 @@ impl System {
     ) -> Result<Vec<Injection>, BoxError> {
         let stop = Arc::new(AtomicBool::new(false));
         let orders = Arc::new(Mutex::new(Vec::new()));
-        let client = Arc::new(self.client(Duration::from_secs(10)));
         let workers: Vec<_> = (0..self.options.workers)
             .map(|w| {
                 tokio::spawn(workload::worker(
-                    client.clone(),
+                    // Spread over the command services, as a load balancer would.
+                    Arc::new(self.client_of(w, Duration::from_secs(10))),
                     self.options.seed * 1000 + w as u64,
                     orders.clone(),
                     stop.clone(),
@@ -110,12 +111,25 @@ impl System {
                 ))
             })
             .collect();
-        let mut schedule: Vec<Fault> = (0..self.options.rounds).flat_map(|_| Fault::ALL).collect();
+        let sampler = ProjectionSampler::start(self.direct_database_url.clone());
+        let kinds: &[Fault] = if self.options.cluster.is_some() {
+            &Fault::CLUSTER
+        } else {
+            &Fault::ALL
+        };
+        let mut schedule: Vec<Fault> = (0..self.options.rounds)
+            .flat_map(|_| kinds.iter().copied())
+            .collect();
         schedule.shuffle(&mut StdRng::seed_from_u64(self.options.seed));
+        if self.options.cluster.is_some() {
+            schedule.push(Fault::PrimaryPromoted);
+        }
         let mut injections = Vec::new();
+        let mut instants = Vec::new();
         tokio::time::sleep(self.options.gap).await;
         for (i, fault) in schedule.into_iter().enumerate() {
             let at = started.elapsed();
+            instants.push(std::time::Instant::now());
             let detail = self.inject(fault, i).await?;
             println!("{:>6.1} s  {fault:?}: {detail}", at.as_secs_f64());
             injections.push(Injection {
@@ -123,13 +137,37 @@ impl System {
                 at: at.as_secs_f64(),
                 took: (started.elapsed() - at).as_secs_f64(),
                 detail,
+                commands_stalled: None,
+                projection_stalled: None,
             });
             self.revive_crashed().await?;
-            tokio::time::sleep(self.options.gap).await;
+            // The promotion comes last: a longer wait shows the services' recovery from it.
+            let after = if fault == Fault::PrimaryPromoted {
+                3
+            } else {
+                1
+            };
+            tokio::time::sleep(self.options.gap * after).await;
         }
         stop.store(true, Ordering::Relaxed);
         for worker in workers {
             attempts.extend(worker.await?);
+        }
+        let ended = std::time::Instant::now();
+        let projection_moves = sampler.moves().await;
+        let mut successes: Vec<std::time::Instant> = attempts
+            .iter()
+            .filter(|a| matches!(a.outcome, Outcome::Succeeded { .. }))
+            .map(|a| a.answered_at)
+            .collect();
+        successes.sort();
+        // Each fault's window runs from its start to the next one's (or the workload's end).
+        for (k, injection) in injections.iter_mut().enumerate() {
+            let from = instants[k];
+            let to = instants.get(k + 1).copied().unwrap_or(ended);
+            let seconds = |gap: Option<Duration>| gap.map(|g| g.as_secs_f64());
+            injection.commands_stalled = seconds(longest_gap(&successes, from, to));
+            injection.projection_stalled = seconds(longest_gap(&projection_moves, from, to));
         }
         Ok(injections)
     }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -77,6 +77,8 @@ pub struct Attempt {
     pub idempotency_key: String,
     pub correlation_id: Uuid,
     pub outcome: Outcome,
+    /// When the client had its answer (or gave up), for the stretches without a success.
+    pub answered_at: Instant,
 }
 
 pub struct Client {
@@ -186,6 +188,7 @@ async fn send(client: &Client, kind: &'static str, path: String, body: Value) ->
         idempotency_key,
         correlation_id,
         outcome,
+        answered_at: Instant::now(),
     }
 }
 

@@ -208,6 +208,7 @@ mod tests {
             idempotency_key: "k".into(),
             correlation_id: Uuid::now_v7(),
             outcome,
+            answered_at: std::time::Instant::now(),
         }
     }
 
