@@ -24,9 +24,10 @@ struct Draft {
     template: Value,
     /// 1-based ordinal of its last event among the batch's events.
     last_event: Option<usize>,
-    /// For a refusal, the streams it was decided on. A refusal writes nothing, so no expected
-    /// version guards it: those of them that came from the cache are checked before it is
-    /// sent (another process may have moved them).
+    /// The streams it was decided on. The append's expected versions guard those the batch
+    /// writes; the others (all of a refusal's; a receipt's order that turned out absent) are
+    /// checked before anything is sent when they came from the cache, since another process
+    /// may have moved them.
     read: Vec<String>,
 }
 
@@ -110,7 +111,7 @@ impl Writer {
             )));
         }
 
-        self.check_refusals(&drafts, &changed, &loaded, &cached)
+        self.check_reads(&drafts, &changed, &loaded, &cached)
             .await?;
 
         let mut append = AppendBatch {
@@ -239,15 +240,13 @@ impl Writer {
     ) -> Draft {
         let target = submission.command.target_stream();
         let view = View { changed, loaded };
-        let refused = |refusal: Refusal| {
-            let mut read = streams_needed(&submission.command, &view);
-            read.push(target.clone());
-            Draft {
-                status: refusal.status().as_u16(),
-                template: serde_json::to_value(refusal.problem()).unwrap_or(Value::Null),
-                last_event: None,
-                read,
-            }
+        let mut read = streams_needed(&submission.command, &view);
+        read.push(target.clone());
+        let refused = |refusal: Refusal| Draft {
+            status: refusal.status().as_u16(),
+            template: serde_json::to_value(refusal.problem()).unwrap_or(Value::Null),
+            last_event: None,
+            read: read.clone(),
         };
         let current = view.version(&target);
         // A command that creates its aggregate targets version 0; for the others a missing
@@ -297,15 +296,18 @@ impl Writer {
             status,
             template,
             last_event: Some(events.len()),
-            read: Vec::new(),
+            read,
         }
     }
 
-    /// Makes sure no refusal rests on stale cached state: the streams refusals were decided
-    /// on that came from the cache (and that this batch does not write, which the append
-    /// checks anyway) must still be at the cached version. If one moved, it is dropped from
-    /// the cache and the batch is decided again.
-    async fn check_refusals(
+    /// Makes sure no decision rests on stale cached state that the append would not catch:
+    /// the streams the commands were decided on that came from the cache and that this batch
+    /// does not write (the append checks those) must still be at the cached version. Such
+    /// streams are every stream a refusal read, and for a success one it read but left alone:
+    /// an order cached as absent (a cancel refused before another instance's placement was
+    /// visible) would have a receipt fill the product's backorder without the order's line.
+    /// If one moved, it is dropped from the cache and the batch is decided again.
+    async fn check_reads(
         &mut self,
         drafts: &[Option<Draft>],
         changed: &HashMap<String, Versioned>,

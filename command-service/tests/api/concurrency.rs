@@ -239,3 +239,40 @@ async fn an_instance_does_not_refuse_on_state_another_instance_changed() {
     first.place("c", &[("STALE", 1)]).await.assert_status(201);
     first.receive("LATER", 1).await.assert_status(200);
 }
+
+/// A success can rest on a stream it does not write: a receipt reads the orders whose
+/// backorders it fills. One instance that cached an order as absent (a cancel refused before
+/// the order was placed elsewhere) must not fill the product's backorder without the order's
+/// line; the fault run on a cluster found this, with a placement committing late under a
+/// synchronous replica.
+#[tokio::test]
+async fn a_receipt_does_not_fill_a_backorder_on_an_order_cached_as_absent() {
+    let first = TestApp::spawn().await;
+    let second = first.spawn_beside().await;
+    first.register("LATE", 0, "backorder").await;
+    let order_id = Uuid::now_v7();
+
+    // The first instance is asked about the order before it exists, and caches its absence.
+    first
+        .cancel(&order_id.to_string())
+        .await
+        .assert_problem(404, "order_not_found");
+    // The second places it, backordered.
+    second
+        .post(
+            "/v1/orders",
+            json!({"order_id": order_id, "customer_id": "c",
+                   "lines": [{"sku": "LATE", "quantity": 5}]}),
+        )
+        .await
+        .assert_status(201);
+
+    // The first receives the units that fill it.
+    first.receive("LATE", 5).await.assert_status(200);
+
+    let (products, orders) = first.replay().await;
+    assert_invariants(&products, &orders);
+    let order = &orders[&order_id];
+    assert_eq!(order.lines[0].reserved, 5, "the order's line was filled");
+    assert_eq!(products["LATE"].reserved, 5);
+}
