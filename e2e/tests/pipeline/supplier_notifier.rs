@@ -48,7 +48,12 @@ async fn the_supplier_hears_of_each_replenishment_exactly_once() {
     let (sender, mut requests) = mpsc::unbounded_channel();
     let notifier = supplier_notifier::start(
         Config {
-            amqp_url: stockflow_testkit::amqp_url(),
+            // A list, as a cluster's nodes are given: the one that is down is passed over.
+            amqp_url: format!(
+                "amqp://guest:guest@{}/%2f, {}",
+                stockflow_testkit::free_address(),
+                stockflow_testkit::amqp_url()
+            ),
             exchange: stack.exchange.clone(),
             queue: queue.clone(),
             // Goes with the notifier, so the test leaves nothing behind.

@@ -17,6 +17,7 @@ pub mod message;
 pub mod outbox;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -194,6 +195,34 @@ where
     }
 }
 
+/// Where the next connect starts in a list of addresses: one further each time, so that a
+/// reconnect after a node died tries another node first.
+static NEXT_ADDRESS: AtomicUsize = AtomicUsize::new(0);
+
+/// Connects to one of `urls` (one URL, or a cluster's nodes separated by commas), trying each
+/// in turn; the error is the last node's.
+async fn connect_any(urls: &str, properties: ConnectionProperties) -> Result<Connection, Error> {
+    let urls: Vec<&str> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    let start = NEXT_ADDRESS.fetch_add(1, Ordering::Relaxed);
+    let mut last = None;
+    for i in 0..urls.len() {
+        let url = urls[(start + i) % urls.len()];
+        match Connection::connect(url, properties.clone()).await {
+            Ok(connection) => return Ok(connection),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => Err(e.into()),
+        // No address at all: let lapin say what is wrong with the empty one.
+        None => Ok(Connection::connect("", properties).await?),
+    }
+}
+
 struct Session {
     connection: Connection,
     consumer: Consumer,
@@ -203,7 +232,7 @@ impl Session {
     async fn open(config: &Config) -> Result<Session, Error> {
         let properties = ConnectionProperties::default()
             .with_connection_name(format!("supplier-notifier {}", config.queue).into());
-        let connection = Connection::connect(&config.amqp_url, properties).await?;
+        let connection = connect_any(&config.amqp_url, properties).await?;
         let channel = connection.create_channel().await?;
         // Declared as stockflow declares it, so the notifier may start first.
         channel

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(about = "Tells the supplier about every replenishment stockflow requests")]
 struct Args {
-    /// RabbitMQ.
+    /// RabbitMQ: one URL, or a cluster's nodes separated by commas (tried in turn).
     #[arg(
         long,
         env = "AMQP_URL",
