@@ -65,6 +65,9 @@ pub struct Options {
     pub projector: bool,
     /// How long a query waits for `min_position`.
     pub min_position_timeout_ms: u64,
+    /// The query service's `DATABASE_URL` when it is not the stack's: a replica's, say. The
+    /// query service then leaves creating and migrating the database to the others.
+    pub query_database_url: Option<String>,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             relay: true,
             projector: true,
             min_position_timeout_ms: 10_000,
+            query_database_url: None,
         }
     }
 }
@@ -161,8 +165,12 @@ impl Stack {
             .expect("the command service starts"),
         );
         let queries = {
+            let url = options
+                .query_database_url
+                .as_deref()
+                .unwrap_or(&database_url);
             let config = stockflow_query_service::Config {
-                database: database_args(&database_url, true),
+                database: database_args(url, true),
                 listen_addr: "127.0.0.1:0".into(),
                 min_position_timeout_ms: options.min_position_timeout_ms,
                 web: web_config(),

@@ -4,7 +4,11 @@
 /// The PostgreSQL database and whether to migrate it at startup.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL holding the event store and the read models; created if missing.
+    /// PostgreSQL holding the event store and the read models; created if missing. One URL,
+    /// or several separated by commas (a primary and its replicas): the command service and
+    /// the projector use the one that takes writes and follow it when another is promoted;
+    /// the query service only reads, so its list may name replicas only, and it uses the first
+    /// that answers, creating and migrating the database only where it takes writes.
     #[arg(
         id = "database_url",
         long = "database-url",
@@ -20,7 +24,8 @@ pub struct DatabaseArgs {
 /// The RabbitMQ broker and the topic exchange events are published to.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BrokerArgs {
-    /// RabbitMQ.
+    /// RabbitMQ: one URL, or several separated by commas (the nodes of a cluster), tried in
+    /// turn at each connect.
     #[arg(
         id = "amqp_url",
         long = "amqp-url",

@@ -1,7 +1,9 @@
 //! Connecting to PostgreSQL: the database is created if missing, and migrations are applied
 //! unless the deployment runs them as a separate step. `DATABASE_URL` may list several
-//! servers (a primary and its replicas): the pool goes to the one that takes writes, and
-//! follows it when another is promoted (`primary`).
+//! servers (a primary and its replicas): a pool that writes goes to the one that takes writes,
+//! and follows it when another is promoted ([`connect`]); a pool that only reads goes to the
+//! first that answers, a replica included, and moves on when it stops answering
+//! ([`connect_for_reads`]).
 
 mod primary;
 
@@ -12,7 +14,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
-use primary::{Candidate, Moves};
+use primary::{Candidate, Found, Moves, Role};
 
 /// The schema migrations of the whole system, embedded in every service.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -35,6 +37,10 @@ pub enum DbError {
     /// with why it was passed over. A failover may be under way: worth trying again.
     #[error("no server of DATABASE_URL takes writes: {0}")]
     NoPrimary(String),
+    /// Of several addresses, none answers now: each is named, without its password, with
+    /// why it was passed over.
+    #[error("no server of DATABASE_URL answers: {0}")]
+    NoServer(String),
 }
 
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
@@ -103,9 +109,9 @@ pub async fn primary_options(url: &str) -> Result<PgConnectOptions, DbError> {
     if let [only] = candidates.as_slice() {
         return Ok(only.options.clone());
     }
-    let (index, watch) = primary::find(&candidates, None).await?;
-    let _ = watch.close().await;
-    Ok(candidates[index].options.clone())
+    let found = primary::find(&candidates, None, Role::Primary).await?;
+    let _ = found.watch.close().await;
+    Ok(candidates[found.index].options.clone())
 }
 
 /// Opens the service's pool: creates the database if missing and applies pending migrations
@@ -115,14 +121,64 @@ pub async fn primary_options(url: &str) -> Result<PgConnectOptions, DbError> {
 /// the old one are let go. One URL is used as it is, with no such task.
 pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<PgPool, DbError> {
     let candidates = Candidate::all(url)?;
-    let (current, watch) = match candidates.as_slice() {
-        [_] => (0, None),
-        _ => {
-            let (index, watch) = primary::find(&candidates, None).await?;
-            (index, Some(watch))
-        }
+    let found = match candidates.as_slice() {
+        [_] => None,
+        _ => Some(primary::find(&candidates, None, Role::Primary).await?),
     };
+    open(candidates, found, max_connections, migrate, Role::Primary).await
+}
+
+/// Opens a pool that only reads, on a replica as well as on a primary: with a list, on the
+/// first server (in the list's order) that answers, and a task moves it to the next that
+/// answers when it stops (`primary::follow`). One URL is used as it is. The database is
+/// created and migrated (with `migrate`) only where the server takes writes; on a standby
+/// that is left to the primary, and said once in the log.
+pub async fn connect_for_reads(
+    url: &str,
+    max_connections: u32,
+    migrate: bool,
+) -> Result<PgPool, DbError> {
+    let candidates = Candidate::all(url)?;
+    let found = match candidates.as_slice() {
+        [_] => None,
+        _ => Some(primary::find(&candidates, None, Role::Any).await?),
+    };
+    open(candidates, found, max_connections, migrate, Role::Any).await
+}
+
+/// Opens the pool on `found`'s server, or on the only candidate when there is no choice to
+/// follow, and starts following the server when there is.
+async fn open(
+    candidates: Vec<Candidate>,
+    found: Option<Found>,
+    max_connections: u32,
+    migrate: bool,
+    role: Role,
+) -> Result<PgPool, DbError> {
+    let current = found.as_ref().map_or(0, |found| found.index);
     let options = candidates[current].options.clone();
+    // Whether the server is a standby matters only to a pool that may be on one, and then
+    // only for migrating: a single address is asked only when there is something to do.
+    let in_recovery = match (role, &found) {
+        (Role::Primary, _) => false,
+        (Role::Any, Some(found)) => found.in_recovery,
+        (Role::Any, None) if migrate => {
+            let (connection, in_recovery) = primary::ask(&candidates[current])
+                .await
+                .map_err(DbError::Connect)?;
+            let _ = connection.close().await;
+            in_recovery
+        }
+        (Role::Any, None) => false,
+    };
+    if migrate && in_recovery {
+        tracing::info!(
+            server = %candidates[current].shown,
+            "the database server is a standby (in recovery): creating and migrating the \
+             database is left to the primary"
+        );
+    }
+    let migrate = migrate && !in_recovery;
     if migrate {
         create_database_if_missing(&options).await?;
     }
@@ -134,13 +190,13 @@ pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<P
     if migrate {
         MIGRATOR.run(&pool).await?;
     }
-    if let Some(watch) = watch {
+    if let Some(found) = found {
         tokio::spawn(primary::follow(
             pool.clone(),
             candidates,
-            current,
-            watch,
+            found,
             moves,
+            role,
         ));
     }
     Ok(pool)

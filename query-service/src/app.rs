@@ -16,6 +16,7 @@ use crate::http::{self, AppState};
 use crate::metrics::CATALOG;
 use crate::positions::Positions;
 use crate::read_models::ReadModels;
+use crate::replica;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -43,7 +44,8 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
         config.web.validate()?;
-        let pool = db::connect(
+        // Reads only: a replica will do (`DATABASE_URL` may name replicas only).
+        let pool = db::connect_for_reads(
             &config.database.url,
             config.database_max_connections,
             config.database.migrate,
@@ -73,6 +75,10 @@ impl App {
             background.child_token(),
         );
         tasks.extend(feed_tasks);
+        tasks.push(replica::start(
+            read.pool().clone(),
+            background.child_token(),
+        ));
         let router = http::router(AppState {
             read,
             positions,

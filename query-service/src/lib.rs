@@ -11,6 +11,7 @@ mod metrics;
 mod openapi;
 pub mod positions;
 pub mod read_models;
+pub mod replica;
 
 pub use app::App;
 pub use config::Config;

@@ -6,6 +6,8 @@ use stockflow_edge::metrics::Metric;
 pub const FEED_STREAMS: &str = "stockflow_feed_streams";
 pub const FEED_BUFFERED: &str = "stockflow_feed_buffered_events";
 pub const FEED_EVENTS: &str = "stockflow_feed_events_total";
+pub const REPLICA_LAG_SECONDS: &str = "stockflow_replica_replay_lag_seconds";
+pub const REPLICA_LAG_BYTES: &str = "stockflow_replica_replay_lag_bytes";
 
 pub const CATALOG: &[Metric] = &[
     Metric::gauge(
@@ -21,4 +23,12 @@ pub const CATALOG: &[Metric] = &[
         "Events the event feed sent, by mode: `page` (JSON) or `stream` (Server-Sent Events).",
     )
     .with_series(&[&[("mode", "page")], &[("mode", "stream")]]),
+    Metric::gauge(
+        REPLICA_LAG_SECONDS,
+        "How far behind its primary the query service's database server is, in seconds since the last transaction it replayed, while WAL it received waits to be replayed; 0 on a primary or a replica that has caught up (sampled every second).",
+    ),
+    Metric::gauge(
+        REPLICA_LAG_BYTES,
+        "WAL the query service's database server has received and not yet replayed, in bytes; 0 on a primary (sampled every second).",
+    ),
 ];

@@ -1,5 +1,5 @@
 // The overview: each service's readiness, the pipeline's positions and lags, the dead
-// letters waiting, and the chart of the last minutes; from GET /api/overview every 2 s.
+// letters waiting, the query service's replica lag, and the chart of the last minutes; from GET /api/overview every 2 s.
 'use strict';
 
 (function () {
@@ -13,6 +13,7 @@
     ['overview-lag-events', 'lag_events'],
     ['overview-lag-seconds', 'lag_seconds'],
     ['overview-dead-letters', 'dead_letters'],
+    ['overview-replica-lag', 'replica_lag_seconds'],
   ];
 
   function readiness(list) {

@@ -35,6 +35,8 @@ pub struct Overview {
     pub lag_events: Option<i64>,
     pub lag_seconds: Option<f64>,
     pub dead_letters: Option<i64>,
+    /// The query service's replica replay lag, in seconds: 0 when it reads from a primary.
+    pub replica_lag_seconds: Option<f64>,
 }
 
 /// The latest readiness and the readings of the last [`HISTORY`], shared by the sampler
@@ -80,6 +82,7 @@ impl Board {
             lag_events: figure(|r| r.lag_events),
             lag_seconds: latest.and_then(|r| r.lag_seconds),
             dead_letters: figure(|r| r.dead_letters),
+            replica_lag_seconds: latest.and_then(|r| r.replica_lag_seconds),
         }
     }
 }
@@ -114,6 +117,7 @@ mod tests {
                 lag_events: Some(3.0),
                 lag_seconds: Some(0.125),
                 dead_letters: Some(1.0),
+                replica_lag_seconds: Some(2.5),
                 ..Reading::empty(Utc::now())
             },
         );
@@ -122,6 +126,7 @@ mod tests {
         assert_eq!(overview.projector_position, Some(39));
         assert_eq!(overview.lag_seconds, Some(0.125));
         assert_eq!(overview.dead_letters, Some(1));
+        assert_eq!(overview.replica_lag_seconds, Some(2.5));
         assert_eq!(overview.series.len(), 1);
         assert!(overview.readiness[0].ready);
     }

@@ -19,6 +19,8 @@ pub struct Reading {
     pub lag_events: Option<f64>,
     pub lag_seconds: Option<f64>,
     pub dead_letters: Option<f64>,
+    /// How far behind its primary the query service's database is (0 on a primary).
+    pub replica_lag_seconds: Option<f64>,
 }
 
 impl Reading {
@@ -33,6 +35,7 @@ impl Reading {
             lag_events: None,
             lag_seconds: None,
             dead_letters: None,
+            replica_lag_seconds: None,
         }
     }
 

@@ -1,6 +1,5 @@
-//! The overview's sampler: on a fixed beat, reads the command service's and the projector's
-//! `/metrics` and all three services' `/readyz` (open endpoints: no token), and records what
-//! it read on the board.
+//! The overview's sampler: on a fixed beat, reads the three services' `/metrics` and
+//! `/readyz` (open endpoints: no token), and records what it read on the board.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +44,14 @@ pub async fn run(
 /// it several times.
 pub async fn sample(upstreams: &Upstreams) -> (Vec<Readiness>, Reading) {
     let at = Utc::now();
-    let (commands, projector, ready) = tokio::join!(
+    let (commands, queries, projector, ready) = tokio::join!(
         scrape(upstreams, Upstream::Commands),
+        scrape(upstreams, Upstream::Queries),
         scrape(upstreams, Upstream::Projector),
         readiness(upstreams),
     );
     let commands = commands.unwrap_or_default();
+    let queries = queries.unwrap_or_default();
     let projector = projector.unwrap_or_default();
     let reading = Reading {
         at,
@@ -61,6 +62,7 @@ pub async fn sample(upstreams: &Upstreams) -> (Vec<Readiness>, Reading) {
         lag_events: projector.max("stockflow_projector_lag_events"),
         lag_seconds: projector.max("stockflow_projector_lag_seconds"),
         dead_letters: projector.max("stockflow_dead_letters_stored"),
+        replica_lag_seconds: queries.max("stockflow_replica_replay_lag_seconds"),
     };
     (ready, reading)
 }

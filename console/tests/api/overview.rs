@@ -51,6 +51,7 @@ async fn the_overview_shows_readiness_figures_and_rates_from_the_services_metric
     assert_eq!(overview["lag_events"], 7);
     assert_eq!(overview["lag_seconds"], 0.25);
     assert_eq!(overview["dead_letters"], 3);
+    assert_eq!(overview["replica_lag_seconds"], 1.5);
     // Its counters grow by 10 a scrape.
     let point = overview["series"]
         .as_array()

@@ -150,7 +150,8 @@ async fn metrics(State(state): State<Arc<FakeState>>) -> String {
          stockflow_projector_position 95\n\
          stockflow_projector_lag_events 7\n\
          stockflow_projector_lag_seconds 0.25\n\
-         stockflow_dead_letters_stored 3\n",
+         stockflow_dead_letters_stored 3\n\
+         stockflow_replica_replay_lag_seconds 1.5\n",
         relay = 100 + n,
     )
 }

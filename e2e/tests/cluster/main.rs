@@ -9,6 +9,7 @@ mod broker_node_dies;
 mod cluster;
 mod load;
 mod primary_promoted;
+mod replica_reads;
 
 // The pipeline suite's comparison of every read model with the store, shared as it is.
 #[path = "../pipeline/checks.rs"]

@@ -1,5 +1,6 @@
-//! Which of several PostgreSQL servers takes writes, and following it: a server answers and is
-//! not in recovery (`pg_is_in_recovery()`). A pool follows the primary by its connect options
+//! Which of several PostgreSQL servers a pool uses, and following it: for writes, the one that
+//! answers and is not in recovery (`pg_is_in_recovery()`); for reads, the first that answers,
+//! whatever its role ([`Role`]). A pool follows its server by its connect options
 //! (`PgPool::set_connect_options`), which its new connections are opened with.
 
 use std::sync::Arc;
@@ -12,7 +13,39 @@ use stockflow_telemetry::redact_url;
 
 use super::{DbError, addresses, connect_options};
 
-/// How often a pool's server is asked whether it still takes writes.
+/// What a pool needs of its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// It takes writes: not in recovery.
+    Primary,
+    /// It answers: a primary or a standby, for reads.
+    Any,
+}
+
+impl Role {
+    /// Whether a server in recovery or not (`in_recovery`) will do.
+    fn accepts(self, in_recovery: bool) -> bool {
+        self == Role::Any || !in_recovery
+    }
+
+    /// How the server of this role is named in logs.
+    fn server(self) -> &'static str {
+        match self {
+            Role::Primary => "database primary",
+            Role::Any => "database server",
+        }
+    }
+}
+
+/// A server [`find`] settled on: its index among the candidates, a connection to it, and
+/// whether it was in recovery when asked.
+pub(super) struct Found {
+    pub(super) index: usize,
+    pub(super) watch: PgConnection,
+    pub(super) in_recovery: bool,
+}
+
+/// How often a pool's server is asked whether it still is what the pool needs.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long connecting to a server and asking it may take: on loopback or a LAN an answer
 /// takes milliseconds; a server that is starting or unreachable is passed over.
@@ -83,26 +116,30 @@ impl Moves {
     }
 }
 
-/// Connects to `candidate` and asks whether it takes writes: `Ok` with the connection if it
-/// does, `Err` with why not, for logs and errors.
-async fn probe(candidate: &Candidate) -> Result<PgConnection, String> {
-    let ask = async {
-        let mut connection = match PgConnection::connect_with(&candidate.options).await {
-            Ok(connection) => connection,
-            // The database may not exist yet (a service is about to create it): the server's
-            // role is asked in its maintenance database instead.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
-                let maintenance = candidate.options.clone().database("postgres");
-                PgConnection::connect_with(&maintenance).await?
-            }
-            Err(error) => return Err(error),
-        };
-        let in_recovery = in_recovery(&mut connection).await?;
-        Ok((in_recovery, connection))
+/// Connects to `candidate` and asks whether it is in recovery.
+pub(super) async fn ask(candidate: &Candidate) -> Result<(PgConnection, bool), sqlx::Error> {
+    let mut connection = match PgConnection::connect_with(&candidate.options).await {
+        Ok(connection) => connection,
+        // The database may not exist yet (a service is about to create it): the server's
+        // role is asked in its maintenance database instead.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+            let maintenance = candidate.options.clone().database("postgres");
+            PgConnection::connect_with(&maintenance).await?
+        }
+        Err(error) => return Err(error),
     };
-    match tokio::time::timeout(PROBE_TIMEOUT, ask).await {
-        Ok(Ok((false, connection))) => Ok(connection),
-        Ok(Ok((true, connection))) => {
+    let in_recovery = in_recovery(&mut connection).await?;
+    Ok((connection, in_recovery))
+}
+
+/// Connects to `candidate` and asks whether it will do as `role`: `Ok` with the connection
+/// and whether it is in recovery if it will, `Err` with why not, for logs and errors.
+async fn probe(candidate: &Candidate, role: Role) -> Result<(PgConnection, bool), String> {
+    match tokio::time::timeout(PROBE_TIMEOUT, ask(candidate)).await {
+        Ok(Ok((connection, in_recovery))) if role.accepts(in_recovery) => {
+            Ok((connection, in_recovery))
+        }
+        Ok(Ok((connection, _))) => {
             let _ = connection.close().await;
             Err(format!("{}: in recovery (a standby)", candidate.shown))
         }
@@ -122,7 +159,7 @@ async fn in_recovery(connection: &mut PgConnection) -> Result<bool, sqlx::Error>
 }
 
 /// The order candidates are asked in: `first` (the server a pool is on: it stays there while it
-/// takes writes), then the others in the list's order.
+/// will do), then the others in the list's order.
 fn order(count: usize, first: Option<usize>) -> Vec<usize> {
     first
         .into_iter()
@@ -130,69 +167,82 @@ fn order(count: usize, first: Option<usize>) -> Vec<usize> {
         .collect()
 }
 
-/// The first candidate that takes writes, in [`order`], with a connection to it.
+/// The first candidate that will do as `role`, in [`order`], with a connection to it.
 pub(super) async fn find(
     candidates: &[Candidate],
     first: Option<usize>,
-) -> Result<(usize, PgConnection), DbError> {
+    role: Role,
+) -> Result<Found, DbError> {
     let mut passed_over = Vec::new();
     for index in order(candidates.len(), first) {
-        match probe(&candidates[index]).await {
-            Ok(connection) => return Ok((index, connection)),
+        match probe(&candidates[index], role).await {
+            Ok((watch, in_recovery)) => {
+                return Ok(Found {
+                    index,
+                    watch,
+                    in_recovery,
+                });
+            }
             Err(why) => passed_over.push(why),
         }
     }
-    Err(DbError::NoPrimary(passed_over.join("; ")))
+    let passed_over = passed_over.join("; ");
+    Err(match role {
+        Role::Primary => DbError::NoPrimary(passed_over),
+        Role::Any => DbError::NoServer(passed_over),
+    })
 }
 
-/// Keeps `pool` on the server that takes writes until the pool is closed. Every
-/// [`CHECK_EVERY`], `watch` (a connection of its own to the pool's server) asks whether it is
-/// still the primary; when it is not, or does not answer, the candidates are asked in turn and
-/// the pool moves to the one that is: its new connections are opened there, and those it holds
-/// are let go as they come back (`Moves`). While none is, the pool stays where it is (its
+/// Keeps `pool` on a server that will do as `role` until the pool is closed. Every
+/// [`CHECK_EVERY`], `watch` (a connection of its own to the pool's server) asks whether it
+/// still will; when it will not, or does not answer, the candidates are asked in turn and the
+/// pool moves to the one that will: its new connections are opened there, and those it holds
+/// are let go as they come back (`Moves`). While none will, the pool stays where it is (its
 /// queries fail) and the candidates are asked again every second.
 pub(super) async fn follow(
     pool: PgPool,
     candidates: Vec<Candidate>,
-    mut current: usize,
-    watch: PgConnection,
+    found: Found,
     moves: Arc<Moves>,
+    role: Role,
 ) {
-    let mut watch = Some(watch);
-    // Since when the pool's server has not been known to take writes, and whether that was
-    // logged (once per outage).
+    let mut current = found.index;
+    let mut watch = Some(found.watch);
+    let server = role.server();
+    // Since when the pool's server has not been known to do, and whether that was logged
+    // (once per outage).
     let mut lost: Option<(Instant, bool)> = None;
     let follow = async {
         loop {
             tokio::time::sleep(CHECK_EVERY).await;
             if let Some(connection) = watch.as_mut() {
                 let asked = tokio::time::timeout(PROBE_TIMEOUT, in_recovery(connection)).await;
-                if matches!(asked, Ok(Ok(false))) {
+                if matches!(asked, Ok(Ok(in_recovery)) if role.accepts(in_recovery)) {
                     continue;
                 }
                 watch = None;
             }
             let (lost_at, logged) = *lost.get_or_insert((Instant::now(), false));
-            match find(&candidates, Some(current)).await {
-                Ok((index, connection)) => {
-                    watch = Some(connection);
+            match find(&candidates, Some(current), role).await {
+                Ok(found) => {
+                    watch = Some(found.watch);
                     lost = None;
                     let after_ms = lost_at.elapsed().as_millis() as u64;
-                    if index != current {
-                        pool.set_connect_options(candidates[index].options.clone());
+                    if found.index != current {
+                        pool.set_connect_options(candidates[found.index].options.clone());
                         moves.record();
                         tracing::warn!(
                             from = %candidates[current].shown,
-                            to = %candidates[index].shown,
+                            to = %candidates[found.index].shown,
                             after_ms,
-                            "the database primary moved; the pool follows it"
+                            "the {server} moved; the pool follows it"
                         );
-                        current = index;
+                        current = found.index;
                     } else if logged {
                         tracing::warn!(
-                            primary = %candidates[current].shown,
+                            server = %candidates[current].shown,
                             after_ms,
-                            "the database primary is back"
+                            "the {server} is back"
                         );
                     }
                 }
@@ -200,9 +250,9 @@ pub(super) async fn follow(
                     if !logged {
                         lost = Some((lost_at, true));
                         tracing::warn!(
-                            primary = %candidates[current].shown,
+                            server = %candidates[current].shown,
                             %error,
-                            "lost the database primary; looking for it every second"
+                            "lost the {server}; looking for it every second"
                         );
                     }
                 }
@@ -217,13 +267,21 @@ pub(super) async fn follow(
 mod tests {
     use std::time::Duration;
 
-    use super::{Moves, order};
+    use super::{Moves, Role, order};
 
     #[test]
     fn the_server_in_use_is_asked_first_then_the_list_in_order() {
         assert_eq!(order(3, None), [0, 1, 2]);
         assert_eq!(order(3, Some(1)), [1, 0, 2]);
         assert_eq!(order(2, Some(1)), [1, 0]);
+    }
+
+    #[test]
+    fn writes_need_a_server_out_of_recovery_and_reads_take_either() {
+        assert!(Role::Primary.accepts(false));
+        assert!(!Role::Primary.accepts(true));
+        assert!(Role::Any.accepts(false));
+        assert!(Role::Any.accepts(true));
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub(crate) struct Readiness {
     reason: Option<String>,
     /// `postgres`: `ok` or `unreachable`; `projections`: `{state: running}`, or
     /// `{state: stopped, stopped: [...]}` with what stopped them, or `{state: unknown}`;
-    /// `notifications`: `listening` or `reconnecting` (informational).
+    /// `notifications`: `listening`, `reconnecting`, or `polling` on a standby (a replica,
+    /// which is never notified) (informational).
     #[schema(value_type = Object)]
     checks: ReadinessChecks,
 }
@@ -37,7 +38,8 @@ pub(crate) struct Readiness {
 pub(crate) struct ReadinessChecks {
     postgres: PostgresCheck,
     projections: ProjectionsCheck,
-    /// Informational: while it reconnects, positions still advance on a timer.
+    /// Informational: while it reconnects, positions still advance on a timer; on a standby
+    /// they are polled.
     notifications: NotificationsCheck,
 }
 
@@ -54,6 +56,7 @@ pub(crate) enum ProjectionsCheck {
 pub(crate) enum NotificationsCheck {
     Listening,
     Reconnecting,
+    Polling,
 }
 
 /// Readiness, for orchestrators.
@@ -89,6 +92,8 @@ async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
     });
     let notifications = if app.positions.is_listening() {
         NotificationsCheck::Listening
+    } else if app.positions.is_polling() {
+        NotificationsCheck::Polling
     } else {
         NotificationsCheck::Reconnecting
     };
