@@ -228,6 +228,9 @@ async fn session(
         while let Some(notification) = listener.recv().now_or_never() {
             notification?;
         }
+        // Whether the service was stopping before this read: only a read that began after the
+        // writer had stopped has seen its last commit, so only then may an empty read end it.
+        let stopping = shutdown.is_cancelled();
         let room = IN_FLIGHT - in_flight.len();
         let mut read = 0;
         // On shutdown too: everything committed is published before the relay exits.
@@ -277,7 +280,7 @@ async fn session(
         }
         let room = in_flight.len() < IN_FLIGHT;
         match in_flight.front_mut() {
-            None if shutdown.is_cancelled() => return Ok(()),
+            None if stopping => return Ok(()),
             None => {
                 tokio::select! {
                     notification = listener.recv() => {
