@@ -13,6 +13,7 @@ mod abuse;
 mod baselines;
 mod database;
 mod goals;
+mod hops;
 mod load;
 mod plan;
 mod report;

@@ -115,6 +115,29 @@ pub fn markdown(results: &Results) -> String {
         number(h.visibility_lag.p50_ms),
         number(h.visibility_lag.p99_ms),
     );
+    md.push_str(
+        "\n| hop (the services' histograms over the stretch) | measured | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |\n",
+    );
+    let figure = |ms: Option<f64>| ms.map_or("-".to_owned(), number);
+    for hop in &h.hops {
+        let _ = writeln!(
+            md,
+            "| {} (`{}`) | {} | {} | {} |",
+            hop.hop,
+            hop.metric,
+            hop.count,
+            figure(hop.p50_ms),
+            figure(hop.p99_ms)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "| at the client: command answered | | {} | {} |\n| at the client: answer → read back with min_position | | {} | {} |",
+        number(h.commands.p50_ms),
+        number(h.commands.p99_ms),
+        number(h.visibility_lag.p50_ms),
+        number(h.visibility_lag.p99_ms),
+    );
     let hot = &s.hot_product;
     let _ = writeln!(
         md,

@@ -82,6 +82,8 @@ pub struct HalfRate {
     pub rate: f64,
     pub commands: Summary,
     pub visibility_lag: Summary,
+    /// Where the time went, hop by hop, as the services measured it over the stretch.
+    pub hops: Vec<crate::hops::Hop>,
 }
 
 #[derive(Debug, Serialize)]

@@ -59,6 +59,7 @@ pub struct Stack {
     pub queries: Service,
     pub command_url: String,
     pub query_url: String,
+    pub projector_url: String,
     pub database_url: String,
     /// What every service is started with, but its listening address.
     pub env: Vec<(&'static str, String)>,
@@ -116,6 +117,7 @@ impl Stack {
         let bin = |name: &str| setup.bin_dir.join(name);
         let command_url = format!("http://127.0.0.1:{}", ports[0]);
         let query_url = format!("http://127.0.0.1:{}", ports[1]);
+        let projector_url = format!("http://127.0.0.1:{}", ports[2]);
         let commands = Service::start(
             "command-service",
             &bin("command-service"),
@@ -129,7 +131,7 @@ impl Stack {
             &bin("projector"),
             &with(format!("127.0.0.1:{}", ports[2])),
             &setup.out.join("projector.log"),
-            &format!("http://127.0.0.1:{}/readyz", ports[2]),
+            &format!("{projector_url}/readyz"),
         )
         .await?;
         let queries = Service::start(
@@ -147,6 +149,7 @@ impl Stack {
             queries,
             command_url,
             query_url,
+            projector_url,
             database_url,
             env,
             client: load::client(Some(&token), pool),

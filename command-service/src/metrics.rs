@@ -7,6 +7,8 @@ use stockflow_edge::metrics::Metric;
 pub const COMMANDS: &str = "stockflow_commands_total";
 pub const COMMAND_DURATION: &str = "stockflow_command_duration_seconds";
 pub const APPEND_BATCH_SIZE: &str = "stockflow_append_batch_size";
+pub const WRITER_WAIT: &str = "stockflow_writer_wait_seconds";
+pub const APPEND_DURATION: &str = "stockflow_append_seconds";
 pub const APPEND_BATCH_EVENTS: &str = "stockflow_append_batch_events_size";
 pub const RELAY_LAG_EVENTS: &str = "stockflow_relay_lag_events";
 pub const RELAY_PUBLISHED_POSITION: &str = "stockflow_relay_published_position";
@@ -46,6 +48,17 @@ pub const CATALOG: &[Metric] = &[
         &[("command", "cancel_order")],
         &[("command", "ship_order")],
     ]),
+    Metric::histogram(
+        WRITER_WAIT,
+        Unit::Seconds,
+        "Time a command waits for the writer to take it into a batch (the batch before it \
+         deciding and committing).",
+    ),
+    Metric::histogram(
+        APPEND_DURATION,
+        Unit::Seconds,
+        "Time of one group commit: the append of a batch's events and idempotency records.",
+    ),
     Metric::histogram(
         APPEND_BATCH_SIZE,
         Unit::Count,

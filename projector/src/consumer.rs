@@ -262,9 +262,15 @@ async fn session(
 
         let mut envelopes = Vec::with_capacity(deliveries.len());
         let mut last_tag = None;
+        let received = chrono::Utc::now();
+        let delivered_after = metrics::histogram!(crate::metrics::DELIVERED_AFTER);
         for delivery in &deliveries {
             match dead_letters::decode(&delivery.data) {
                 Ok(envelope) => {
+                    let after = (received - envelope.recorded_at)
+                        .to_std()
+                        .unwrap_or_default();
+                    delivered_after.record(after.as_secs_f64());
                     envelopes.push(envelope);
                     last_tag = Some(delivery.delivery_tag);
                 }

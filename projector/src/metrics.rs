@@ -12,6 +12,7 @@ pub const LAG_SECONDS: &str = "stockflow_projector_lag_seconds";
 pub const BATCH_EVENTS: &str = "stockflow_projector_batch_events_size";
 pub const BATCH_DURATION: &str = "stockflow_projector_batch_seconds";
 pub const VISIBLE_AFTER: &str = "stockflow_projector_visible_after_seconds";
+pub const DELIVERED_AFTER: &str = "stockflow_projector_delivered_after_seconds";
 pub const RUNNING: &str = "stockflow_projector_running";
 pub const PAUSED: &str = "stockflow_projector_paused";
 
@@ -45,6 +46,12 @@ pub const CATALOG: &[Metric] = &[
         BATCH_DURATION,
         Unit::Seconds,
         "Time to apply and commit one batch of events.",
+    ),
+    Metric::histogram(
+        DELIVERED_AFTER,
+        Unit::Seconds,
+        "Time from an event's commit to the store until the projector receives it from the \
+         broker (replays of old events included).",
     ),
     Metric::histogram(
         VISIBLE_AFTER,

@@ -1,6 +1,7 @@
 //! Place-order at half the most: latency in an open loop, and how soon a query sees each
 //! command.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -8,6 +9,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::check;
+use crate::hops::{self, Histograms};
 use crate::load::{self, Samples};
 use crate::plan::Plan;
 use crate::results::HalfRate;
@@ -24,7 +26,8 @@ pub async fn half_rate(
 ) -> Result<HalfRate, BoxError> {
     stack.memory_so_far();
     eprintln!("place-order, open loop, {rate:.0}/s, {} s", plan.seconds);
-    let half_rate = visibility(
+    let before = scrape(stack).await?;
+    let mut half_rate = visibility(
         &stack.client,
         &stack.command_url,
         &stack.query_url,
@@ -32,8 +35,17 @@ pub async fn half_rate(
         rate,
     )
     .await;
+    half_rate.hops = hops::hops(&before, &scrape(stack).await?);
     check(problems, "place-order at half rate", &half_rate.commands);
     check(problems, "visibility", &half_rate.visibility_lag);
+    for hop in &half_rate.hops {
+        if hop.count == 0 {
+            problems.push(format!(
+                "half rate: nothing was measured for the hop `{}` ({})",
+                hop.hop, hop.metric
+            ));
+        }
+    }
     catch_up(db, Duration::from_secs(60)).await?;
     Ok(half_rate)
 }
@@ -90,5 +102,19 @@ pub async fn visibility(
         rate,
         commands: commands.summary(measured),
         visibility_lag: lags.summary(measured),
+        hops: Vec::new(),
     }
+}
+
+/// Every service's histograms as they stand.
+async fn scrape(stack: &Stack) -> Result<BTreeMap<hops::Service, Histograms>, BoxError> {
+    let mut scraped = BTreeMap::new();
+    for (service, url) in [
+        (hops::Service::Commands, &stack.command_url),
+        (hops::Service::Projector, &stack.projector_url),
+        (hops::Service::Queries, &stack.query_url),
+    ] {
+        scraped.insert(service, Histograms::scrape(&stack.client, url).await?);
+    }
+    Ok(scraped)
 }

@@ -146,7 +146,11 @@ impl Writer {
         let first_position = if append.events.is_empty() && append.idempotency.is_empty() {
             0
         } else {
-            let outcome = match self.store.append(&append).await {
+            let appending = std::time::Instant::now();
+            let appended = self.store.append(&append).await;
+            metrics::histogram!(crate::metrics::APPEND_DURATION)
+                .record(appending.elapsed().as_secs_f64());
+            let outcome = match appended {
                 Ok(last) => Ok(last - append.events.len() as i64),
                 // The connection may have failed after the commit: look before answering, so
                 // a committed command is not reported as failed (and retried twice over).

@@ -52,6 +52,8 @@ struct Submission {
     idempotency: Option<Idempotency>,
     metadata: Metadata,
     reply: oneshot::Sender<Result<Reply, Refusal>>,
+    /// When it was handed to the writer, for the time it waits for its batch.
+    queued: std::time::Instant,
 }
 
 #[derive(Clone)]
@@ -77,6 +79,7 @@ impl WriterHandle {
             idempotency,
             metadata,
             reply,
+            queued: started,
         };
         let result = match self.tx.send(submission).await {
             Ok(()) => outcome.await.unwrap_or_else(|_| {
@@ -142,6 +145,10 @@ impl Writer {
 
     async fn process(&mut self, batch: Vec<Submission>) {
         metrics::histogram!(crate::metrics::APPEND_BATCH_SIZE).record(batch.len() as f64);
+        let waited = metrics::histogram!(crate::metrics::WRITER_WAIT);
+        for submission in &batch {
+            waited.record(submission.queued.elapsed().as_secs_f64());
+        }
         for attempt in 1..=MAX_ATTEMPTS {
             match self.attempt(&batch).await {
                 Ok(replies) => {

@@ -22,11 +22,14 @@ pub async fn consistency(State(app): State<AppState>, request: Request, next: Ne
     let position = match wanted {
         None => app.positions.current(),
         Some(min_position) => {
-            match app
+            let waiting = std::time::Instant::now();
+            let waited = app
                 .positions
                 .wait_for(min_position, app.min_position_timeout)
-                .await
-            {
+                .await;
+            metrics::histogram!(crate::metrics::MIN_POSITION_WAIT)
+                .record(waiting.elapsed().as_secs_f64());
+            match waited {
                 Ok(position) => position,
                 Err(position) => {
                     let lagging = ApiError::ProjectionLagging {
