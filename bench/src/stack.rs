@@ -102,6 +102,12 @@ impl Stack {
             ("PROJECTOR_QUEUE", names.queue.to_owned()),
             ("AUTH_JWT_SECRET", secret.clone()),
             ("RATE_LIMIT_PER_SECOND", "0".to_owned()),
+            // The benchmark measures latency, not shedding (the abuse run does): at half rate,
+            // a stall of a few hundred milliseconds in the relay keeps more `min_position`
+            // reads waiting than the default 512 in flight, and the query service would
+            // answer the rest 503 `overloaded`.
+            ("HTTP_MAX_IN_FLIGHT", "8192".to_owned()),
+            ("HTTP_MAX_CONNECTIONS", "8192".to_owned()),
             ("REPLAY_RATE", REPLAY_RATE.to_string()),
             ("LOG_FORMAT", "json".to_owned()),
         ];
