@@ -7,6 +7,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use stockflow_e2e::faults::Topology;
+
 /// The script, from this crate's directory.
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/cluster")
@@ -24,10 +26,8 @@ fn users_dir() -> PathBuf {
 }
 
 pub struct Cluster {
-    /// One address per RabbitMQ node, in the nodes' order (node 1 first).
-    amqp: Vec<String>,
-    /// Each PostgreSQL server's address without its database (primary first).
-    servers: Vec<String>,
+    /// Every node's and server's address, as `scripts/cluster env` printed them.
+    topology: Topology,
     user: User,
     _lock: File,
 }
@@ -76,23 +76,10 @@ impl Cluster {
             }
             up.expect_success("up --sync")
         };
-        let line = |name: &str| {
-            env.lines()
-                .find_map(|line| line.strip_prefix(name))
-                .unwrap_or_else(|| panic!("no {name}… in {env}"))
-                .to_owned()
-        };
-        let amqp = split(&line("AMQP_URL="));
-        let servers = split(&line("DATABASE_URL="))
-            .into_iter()
-            .map(|url| {
-                url.rsplit_once('/')
-                    .map_or(url.clone(), |(server, _)| server.to_owned())
-            })
-            .collect();
+        let topology = Topology::from_env_lines(script(), &env)
+            .unwrap_or_else(|e| panic!("scripts/cluster env: {e}"));
         Cluster {
-            amqp,
-            servers,
+            topology,
             user,
             _lock: lock,
         }
@@ -100,17 +87,12 @@ impl Cluster {
 
     /// `AMQP_URL` for the services: every node.
     pub fn amqp_url(&self) -> String {
-        self.amqp.join(",")
+        self.topology.amqp_url()
     }
 
     /// `DATABASE_URL` for the services: `database` on every server, the primary first.
     pub fn database_url(&self, database: &str) -> String {
-        let urls: Vec<String> = self
-            .servers
-            .iter()
-            .map(|server| format!("{server}/{database}"))
-            .collect();
-        urls.join(",")
+        self.topology.database_url(database)
     }
 
     /// Runs `scripts/cluster <args>`; panics if it fails.
@@ -121,7 +103,7 @@ impl Cluster {
     /// The node (1–3) holding the connection named `connection_name`, as RabbitMQ lists it;
     /// `None` if it cannot tell (rabbitmqctl as another user than root, say).
     pub async fn node_of(&self, connection_name: &str) -> Option<usize> {
-        for node in 1..=self.amqp.len() {
+        for node in 1..=self.topology.amqp_urls.len() {
             let output = tokio::process::Command::new("rabbitmqctl")
                 .args(["-n", &format!("stockflow-c{node}@localhost"), "-q"])
                 .args(["list_connections", "port", "client_properties"])
@@ -142,7 +124,8 @@ impl Cluster {
                     .flatten()
             })?;
             return self
-                .amqp
+                .topology
+                .amqp_urls
                 .iter()
                 .position(|url| url.contains(&format!(":{port}/")))
                 .map(|index| index + 1);
@@ -191,10 +174,6 @@ fn other_users() -> Vec<PathBuf> {
             alive
         })
         .collect()
-}
-
-fn split(list: &str) -> Vec<String> {
-    list.split(',').map(str::to_owned).collect()
 }
 
 struct Ran {
